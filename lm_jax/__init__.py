@@ -1,0 +1,1 @@
+"""lm_jax: Transformer language models in JAX/Flax, from pretraining to evaluation."""

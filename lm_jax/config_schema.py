@@ -1,0 +1,123 @@
+"""Every experiment key with its default, and the start-up checks that reject bad configs.
+
+Config files start from `default_config()` and change values; a key that is not here is a typo
+or a feature that does not exist, and `validate_config` says so before any compute is spent.
+"""
+import ml_collections
+
+OPTIMIZERS = ('adamw', 'adafactor')
+SCHEDULES = ('rsqrt', 'cosine', 'linear', 'constant')
+
+
+def default_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.num_train_steps = 1000
+  c.per_device_batch_size = 8
+  c.log_every_steps = 10
+  c.eval_every_steps = 200
+  c.num_eval_batches = 20          # None: the whole validation split.
+  c.checkpoint_every_steps = 200
+  c.keep_checkpoints = 3
+  c.num_samples = 4                # decoded validation examples shown at the end.
+
+  c.loss = ml_collections.ConfigDict()
+  c.loss.label_smoothing = 0.0
+  c.loss.z_loss = 1e-4             # T5X's auxiliary log(Z)^2 term that keeps the softmax normaliser near 1.
+
+  # Model keys are owned and checked by the model's own config class (lm_jax/models).
+  c.model = ml_collections.ConfigDict({'name': 't5'})
+
+  c.data = ml_collections.ConfigDict()
+  c.data.dataset = 'stdlib_docs'
+  c.data.data_dir = ml_collections.config_dict.placeholder(str)
+  c.data.download = False
+  c.data.text_feature = 'text'
+  c.data.train_split = 'train'
+  c.data.eval_split = 'validation'
+  c.data.tokenizer_path = ml_collections.config_dict.placeholder(str)
+  c.data.tokenizer_vocab_size = 8000
+  c.data.num_extra_ids = 100
+  c.data.inputs_length = 512
+  c.data.targets_length = 114
+  c.data.noise_density = 0.15
+  c.data.mean_noise_span_length = 3.0
+
+  c.optimizer = ml_collections.ConfigDict()
+  c.optimizer.name = 'adafactor'
+  c.optimizer.learning_rate = 0.01   # peak value of the schedule.
+  c.optimizer.schedule = 'rsqrt'
+  c.optimizer.warmup_steps = 10_000
+  c.optimizer.end_learning_rate_fraction = 0.0  # cosine / linear decay end, as a fraction of the peak.
+  c.optimizer.grad_clip_norm = 1.0  # 0 disables global-norm clipping.
+  c.optimizer.weight_decay = 0.0    # AdamW only; never applied to norm scales.
+  c.optimizer.b1 = 0.9
+  c.optimizer.b2 = 0.999
+  c.optimizer.eps = 1e-8
+  c.optimizer.adafactor_decay_rate = 0.8
+  c.optimizer.adafactor_clipping_threshold = 1.0
+  return c
+
+
+def _unknown_keys(config, schema, prefix=''):
+  for key in config.keys():
+    name = f'{prefix}{key}'
+    if key not in schema:
+      yield name, sorted(schema.keys())
+    elif isinstance(schema[key], ml_collections.ConfigDict) and key != 'model':
+      yield from _unknown_keys(config[key], schema[key], name + '.')
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the first unknown or inconsistent key."""
+  for name, valid in _unknown_keys(config, default_config()):
+    raise ValueError(f'Unknown config key {name!r}. Valid keys here: {", ".join(valid)}.')
+
+  def require(ok, key, why):
+    if not ok:
+      value = config
+      for part in key.split('.'):
+        value = value[part]
+      raise ValueError(f'Config key {key!r} = {value!r}: {why}.')
+
+  for key in ('num_train_steps', 'per_device_batch_size', 'log_every_steps', 'eval_every_steps',
+              'checkpoint_every_steps', 'keep_checkpoints'):
+    require(isinstance(config[key], int) and config[key] > 0, key, 'must be a positive integer')
+  require(config.num_eval_batches is None or config.num_eval_batches > 0, 'num_eval_batches',
+          'must be positive, or None for the whole split')
+  require(config.num_samples >= 0, 'num_samples', 'must be >= 0')
+  require(0 <= config.loss.label_smoothing < 1, 'loss.label_smoothing', 'must be in [0, 1)')
+  require(config.loss.z_loss >= 0, 'loss.z_loss', 'must be >= 0')
+
+  d = config.data
+  require(d.inputs_length > 0, 'data.inputs_length', 'must be positive')
+  require(d.targets_length > 0, 'data.targets_length', 'must be positive')
+  require(0 < d.noise_density < 1, 'data.noise_density', 'must be in (0, 1)')
+  require(d.mean_noise_span_length >= 1, 'data.mean_noise_span_length', 'must be >= 1')
+  require(d.num_extra_ids > 0, 'data.num_extra_ids', 'span corruption needs sentinel ids')
+
+  o = config.optimizer
+  require(o.name in OPTIMIZERS, 'optimizer.name', f'must be one of {OPTIMIZERS}')
+  require(o.schedule in SCHEDULES, 'optimizer.schedule', f'must be one of {SCHEDULES}')
+  require(o.learning_rate > 0, 'optimizer.learning_rate', 'must be positive')
+  require(o.warmup_steps >= 0, 'optimizer.warmup_steps', 'must be >= 0')
+  require(o.schedule != 'rsqrt' or o.warmup_steps > 0, 'optimizer.warmup_steps',
+          'the rsqrt schedule decays as sqrt(warmup_steps / step), so it needs warmup_steps > 0')
+  require(o.schedule not in ('cosine', 'linear') or o.warmup_steps < config.num_train_steps,
+          'optimizer.warmup_steps', 'must be smaller than num_train_steps for a decaying schedule')
+  require(0 <= o.end_learning_rate_fraction <= 1, 'optimizer.end_learning_rate_fraction',
+          'must be in [0, 1]')
+  require(o.grad_clip_norm >= 0, 'optimizer.grad_clip_norm', 'must be >= 0 (0 disables clipping)')
+  require(o.weight_decay >= 0, 'optimizer.weight_decay', 'must be >= 0')
+
+
+def load_config(spec: str) -> ml_collections.ConfigDict:
+  """`'configs/t5_small.py:tiny'` -> that file's `get_config('tiny')`, for notebooks and tests."""
+  import importlib.util
+  path, _, variant = spec.partition(':')
+  module_spec = importlib.util.spec_from_file_location('_lm_jax_config', path)
+  if module_spec is None:
+    raise FileNotFoundError(f'No config file at {path!r}.')
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module.get_config(variant or None)
