@@ -1,0 +1,92 @@
+"""Layers shared by the model families: norms, the feed-forward block and token embeddings."""
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Dtype = Any
+Initializer = Any
+
+
+class RMSNorm(nn.Module):
+  """T5's LayerNorm: scale only, no mean subtraction and no bias (arXiv:1910.07467)."""
+  epsilon: float = 1e-6
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    scale = self.param('scale', nn.initializers.ones, (x.shape[-1],), jnp.float32)
+    # Statistics in float32 even for bf16 activations, as HF's T5LayerNorm does.
+    x = x.astype(jnp.float32)
+    variance = jnp.mean(jnp.square(x), axis=-1, keepdims=True)
+    return (x * jax.lax.rsqrt(variance + self.epsilon) * scale).astype(self.dtype)
+
+
+class LayerNorm(nn.Module):
+  """Standard LayerNorm (mean and variance, scale and bias) with float32 statistics."""
+  epsilon: float = 1e-5
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    features = x.shape[-1]
+    scale = self.param('scale', nn.initializers.ones, (features,), jnp.float32)
+    bias = self.param('bias', nn.initializers.zeros, (features,), jnp.float32)
+    x = x.astype(jnp.float32)
+    mean = jnp.mean(x, axis=-1, keepdims=True)
+    variance = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)
+    y = (x - mean) * jax.lax.rsqrt(variance + self.epsilon)
+    return (y * scale + bias).astype(self.dtype)
+
+
+class MlpBlock(nn.Module):
+  """Position-wise feed-forward block without biases.
+
+  'relu': wo(relu(wi(x))) (T5 v1.0); 'gated-gelu': wo(gelu(wi_0(x)) * wi_1(x)) (T5 v1.1,
+  arXiv:2002.05202), gelu in its tanh approximation as HF's `gelu_new`.
+  """
+  d_ff: int
+  activation: str = 'relu'
+  dropout_rate: float = 0.0
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, deterministic: bool):
+    d_model = x.shape[-1]
+
+    def dense(features, std, name):
+      return nn.Dense(features, use_bias=False, dtype=self.dtype, param_dtype=jnp.float32,
+                      kernel_init=nn.initializers.normal(std), name=name)
+
+    # HF T5 init: std d_model**-0.5 into the hidden layer, d_ff**-0.5 out of it.
+    if self.activation == 'relu':
+      h = nn.relu(dense(self.d_ff, d_model**-0.5, 'wi')(x))
+    elif self.activation == 'gated-gelu':
+      gate = nn.gelu(dense(self.d_ff, d_model**-0.5, 'wi_0')(x), approximate=True)
+      h = gate * dense(self.d_ff, d_model**-0.5, 'wi_1')(x)
+    else:
+      raise ValueError(f"Unknown MLP activation {self.activation!r}; use 'relu' or 'gated-gelu'.")
+    h = nn.Dropout(self.dropout_rate)(h, deterministic=deterministic)
+    return dense(d_model, self.d_ff**-0.5, 'wo')(h)
+
+
+class Embed(nn.Module):
+  """Token embedding table (float32) with `attend` for a tied output projection."""
+  num_embeddings: int
+  features: int
+  dtype: Dtype = jnp.float32
+  # T5/HF initialise the shared embedding with a unit normal.
+  embedding_init: Initializer = nn.initializers.normal(1.0)
+
+  def setup(self):
+    self.embedding = self.param('embedding', self.embedding_init,
+                                (self.num_embeddings, self.features), jnp.float32)
+
+  def __call__(self, tokens):
+    # (B, T) -> (B, T, features)
+    return jnp.take(self.embedding, tokens, axis=0).astype(self.dtype)
+
+  def attend(self, x):
+    # (B, T, features) -> (B, T, num_embeddings)
+    return jnp.einsum('btd,vd->btv', x, self.embedding.astype(self.dtype))

@@ -1,0 +1,218 @@
+"""T5 encoder-decoder (Raffel et al. 2020; v1.0 and v1.1), numerically matching HF's T5."""
+import dataclasses
+from typing import Any, Mapping
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from lm_jax.models.attention import MultiHeadAttention, make_attention_mask, make_causal_mask
+from lm_jax.models.layers import Embed, MlpBlock, RMSNorm
+from lm_jax.models.registry import register_model
+from lm_jax.models.relative_position import RelativePositionBias
+
+FEED_FORWARD_OPTIONS = ('relu', 'gated-gelu')  # T5 v1.0, T5 v1.1
+DTYPE_OPTIONS = ('float32', 'bfloat16')
+
+
+@dataclasses.dataclass(frozen=True)
+class T5Config:
+  """The keys of `config.model` for `name='t5'` (defaults: T5-small v1.0)."""
+  vocab_size: int = 32128
+  d_model: int = 512
+  num_heads: int = 8
+  head_dim: int = 64
+  d_ff: int = 2048
+  num_encoder_layers: int = 6
+  num_decoder_layers: int = 6
+  feed_forward: str = 'relu'
+  tie_embeddings: bool = True
+  dropout_rate: float = 0.1
+  relative_attention_num_buckets: int = 32
+  relative_attention_max_distance: int = 128
+  layer_norm_epsilon: float = 1e-6
+  dtype: str = 'float32'  # compute dtype; parameters are always float32
+
+  def __post_init__(self):
+    for key in ('vocab_size', 'd_model', 'num_heads', 'head_dim', 'd_ff', 'num_encoder_layers',
+                'num_decoder_layers', 'relative_attention_num_buckets',
+                'relative_attention_max_distance'):
+      value = getattr(self, key)
+      if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f'config.model.{key} must be a positive integer, got {value!r}.')
+    if self.feed_forward not in FEED_FORWARD_OPTIONS:
+      raise ValueError(f'config.model.feed_forward must be one of {FEED_FORWARD_OPTIONS}, '
+                       f'got {self.feed_forward!r}.')
+    if self.dtype not in DTYPE_OPTIONS:
+      raise ValueError(f'config.model.dtype must be one of {DTYPE_OPTIONS}, got {self.dtype!r}.')
+    if not isinstance(self.tie_embeddings, bool):
+      raise ValueError(f'config.model.tie_embeddings must be a bool, got {self.tie_embeddings!r}.')
+    if not 0.0 <= self.dropout_rate < 1.0:
+      raise ValueError(f'config.model.dropout_rate must be in [0, 1), got {self.dropout_rate!r}.')
+    if not self.layer_norm_epsilon > 0:
+      raise ValueError(f'config.model.layer_norm_epsilon must be > 0, got '
+                       f'{self.layer_norm_epsilon!r}.')
+    if self.relative_attention_num_buckets < 4:
+      raise ValueError('config.model.relative_attention_num_buckets must be >= 4, got '
+                       f'{self.relative_attention_num_buckets}.')
+    # Decoder buckets keep num_buckets // 2 exact distances; the log-spaced rest needs
+    # max_distance beyond them (log(max_distance / max_exact) > 0).
+    if self.relative_attention_max_distance <= self.relative_attention_num_buckets // 2:
+      raise ValueError('config.model.relative_attention_max_distance must exceed '
+                       'relative_attention_num_buckets // 2, got '
+                       f'{self.relative_attention_max_distance}.')
+
+  @classmethod
+  def from_model_config(cls, model_config: Mapping[str, Any]) -> 'T5Config':
+    """Validates `config.model` (a ConfigDict or dict, `name` optional) into a T5Config."""
+    values = dict(model_config.to_dict() if hasattr(model_config, 'to_dict') else model_config)
+    name = values.pop('name', 't5')
+    if name != 't5':
+      raise ValueError(f"config.model.name is {name!r}, expected 't5'.")
+    valid = [field.name for field in dataclasses.fields(cls)]
+    for key in values:
+      if key not in valid:
+        raise ValueError(f"Unknown key config.model.{key} for model 't5'; valid keys: "
+                         f"{', '.join(['name'] + valid)}.")
+    return cls(**values)
+
+  @property
+  def compute_dtype(self):
+    return jnp.dtype(self.dtype)
+
+
+def _dropout(cfg: T5Config) -> nn.Dropout:
+  return nn.Dropout(cfg.dropout_rate)
+
+
+def _norm(cfg: T5Config, name: str) -> RMSNorm:
+  return RMSNorm(cfg.layer_norm_epsilon, cfg.compute_dtype, name=name)
+
+
+def _attention(cfg: T5Config, name: str) -> MultiHeadAttention:
+  return MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.dropout_rate,
+                            scale_scores=False, dtype=cfg.compute_dtype, name=name)
+
+
+def _mlp(cfg: T5Config) -> MlpBlock:
+  return MlpBlock(cfg.d_ff, cfg.feed_forward, cfg.dropout_rate, cfg.compute_dtype, name='mlp')
+
+
+def _relative_position_bias(cfg: T5Config, bidirectional: bool) -> RelativePositionBias:
+  return RelativePositionBias(cfg.relative_attention_num_buckets,
+                              cfg.relative_attention_max_distance, cfg.num_heads, bidirectional,
+                              embedding_init=nn.initializers.normal(cfg.d_model**-0.5),
+                              name='relative_position_bias')
+
+
+class EncoderLayer(nn.Module):
+  """Pre-norm self-attention and MLP, each followed by dropout and the residual add (HF T5Block)."""
+  config: T5Config
+
+  @nn.compact
+  def __call__(self, x, mask, position_bias, deterministic: bool):
+    cfg = self.config
+    y = _norm(cfg, 'pre_self_attention_norm')(x)
+    y = _attention(cfg, 'self_attention')(y, y, mask, position_bias, deterministic)
+    x = x + _dropout(cfg)(y, deterministic=deterministic)
+    y = _mlp(cfg)(_norm(cfg, 'pre_mlp_norm')(x), deterministic)
+    return x + _dropout(cfg)(y, deterministic=deterministic)
+
+
+class DecoderLayer(nn.Module):
+  """Causal self-attention, cross-attention over the encoder output, then the MLP."""
+  config: T5Config
+
+  @nn.compact
+  def __call__(self, x, encoded, self_mask, cross_mask, position_bias, deterministic: bool):
+    cfg = self.config
+    y = _norm(cfg, 'pre_self_attention_norm')(x)
+    y = _attention(cfg, 'self_attention')(y, y, self_mask, position_bias, deterministic)
+    x = x + _dropout(cfg)(y, deterministic=deterministic)
+    y = _norm(cfg, 'pre_cross_attention_norm')(x)
+    # Cross-attention has no position bias in T5.
+    y = _attention(cfg, 'cross_attention')(y, encoded, cross_mask, None, deterministic)
+    x = x + _dropout(cfg)(y, deterministic=deterministic)
+    y = _mlp(cfg)(_norm(cfg, 'pre_mlp_norm')(x), deterministic)
+    return x + _dropout(cfg)(y, deterministic=deterministic)
+
+
+class Encoder(nn.Module):
+  config: T5Config
+  token_embedder: Embed
+
+  @nn.compact
+  def __call__(self, encoder_input_tokens, deterministic: bool):
+    cfg = self.config
+    x = self.token_embedder(encoder_input_tokens)  # (B, T_enc, d_model)
+    x = _dropout(cfg)(x, deterministic=deterministic)
+    mask = make_attention_mask(encoder_input_tokens, encoder_input_tokens)  # (B, 1, T, T)
+    length = encoder_input_tokens.shape[-1]
+    position_bias = _relative_position_bias(cfg, bidirectional=True)(length, length)
+    for i in range(cfg.num_encoder_layers):
+      x = EncoderLayer(cfg, name=f'layers_{i}')(x, mask, position_bias, deterministic)
+    x = _norm(cfg, 'final_norm')(x)
+    return _dropout(cfg)(x, deterministic=deterministic)
+
+
+class Decoder(nn.Module):
+  config: T5Config
+  token_embedder: Embed
+
+  @nn.compact
+  def __call__(self, encoded, encoder_input_tokens, decoder_input_tokens, deterministic: bool):
+    cfg = self.config
+    x = self.token_embedder(decoder_input_tokens)  # (B, T_dec, d_model)
+    x = _dropout(cfg)(x, deterministic=deterministic)
+    # Causal only: decoder inputs start with pad id 0 as BOS, so padding is not masked by token
+    # id (HF applies just the causal mask when no decoder_attention_mask is given).
+    self_mask = make_causal_mask(decoder_input_tokens)  # (B, 1, T_dec, T_dec)
+    cross_mask = make_attention_mask(decoder_input_tokens, encoder_input_tokens)
+    length = decoder_input_tokens.shape[-1]
+    position_bias = _relative_position_bias(cfg, bidirectional=False)(length, length)
+    for i in range(cfg.num_decoder_layers):
+      x = DecoderLayer(cfg, name=f'layers_{i}')(x, encoded, self_mask, cross_mask,
+                                                position_bias, deterministic)
+    x = _norm(cfg, 'final_norm')(x)
+    return _dropout(cfg)(x, deterministic=deterministic)
+
+
+class T5(nn.Module):
+  """T5; dropout is on exactly when a 'dropout' rng is passed to `apply`."""
+  config: T5Config
+
+  def setup(self):
+    cfg = self.config
+    self.token_embedder = Embed(cfg.vocab_size, cfg.d_model, dtype=cfg.compute_dtype)
+    self.encoder = Encoder(cfg, self.token_embedder)
+    self.decoder = Decoder(cfg, self.token_embedder)
+    if not cfg.tie_embeddings:
+      # T5X's v1.1 logits layer init (fan-in normal).
+      self.lm_head = nn.Dense(cfg.vocab_size, use_bias=False, dtype=cfg.compute_dtype,
+                              param_dtype=jnp.float32,
+                              kernel_init=nn.initializers.normal(cfg.d_model**-0.5))
+
+  def __call__(self, encoder_input_tokens, decoder_input_tokens):
+    """(B, T_enc), (B, T_dec) int tokens -> logits (B, T_dec, vocab_size) float32."""
+    encoded = self.encode(encoder_input_tokens)
+    return self.decode(encoded, encoder_input_tokens, decoder_input_tokens)
+
+  def encode(self, encoder_input_tokens):
+    """(B, T_enc) -> (B, T_enc, d_model)."""
+    return self.encoder(encoder_input_tokens, deterministic=not self.has_rng('dropout'))
+
+  def decode(self, encoded, encoder_input_tokens, decoder_input_tokens):
+    """Encoder output (B, T_enc, d_model) -> logits (B, T_dec, vocab_size) float32."""
+    x = self.decoder(encoded, encoder_input_tokens, decoder_input_tokens,
+                     deterministic=not self.has_rng('dropout'))
+    if self.config.tie_embeddings:
+      # v1.0 rescales by d_model**-0.5 before the tied projection (Mesh TF; HF
+      # scale_decoder_outputs); v1.1 unties and drops the rescale.
+      logits = self.token_embedder.attend(x * self.config.d_model**-0.5)
+    else:
+      logits = self.lm_head(x)
+    return logits.astype(jnp.float32)
+
+
+@register_model('t5')
+def build_t5(model_config) -> T5:
+  return T5(T5Config.from_model_config(model_config))
