@@ -50,9 +50,9 @@ def batch_from_examples(examples: list[tuple[np.ndarray, np.ndarray]], inputs_le
 class SpanCorruptionIterator:
   """Batches of span-corrupted chunks of the concatenated documents of `source`.
 
-  Each epoch reads the documents in a permutation seeded by `(seed, epoch)`, appends
-  EOS to each (document boundaries stay visible, as T5's `reduce_concat_tokens`
-  with EOS), cuts the stream into chunks of `raw_tokens_length` and corrupts the n-th
+  Each epoch reads the documents in a permutation seeded by `(seed, epoch)`,
+  concatenates their tokens without separators (as T5's `reduce_concat_tokens`),
+  cuts the stream into chunks of `raw_tokens_length` and corrupts the n-th
   chunk (counted from the start of training) with an rng seeded by `(seed, epoch, n)`. Tokens left over at the end of an epoch
   carry into the next one. With `repeat=False` there is one pass: the leftover tokens
   form a last, shorter chunk and the last batch is filled with all-zero rows.
@@ -137,8 +137,9 @@ class SpanCorruptionIterator:
         self._epoch += 1
         self._doc_index = 0
       doc = int(self._document_order(self._epoch)[self._doc_index])
+      # T5's span_corruption concatenates documents with no separator (reduce_concat_tokens);
+      # an EOS inside the inputs would also cut every decoded input at the first boundary.
       self._carry.extend(self.tokenizer.encode(self.source[doc]))
-      self._carry.append(self.tokenizer.eos_id)
       self._doc_index += 1
     chunk = self._carry[:self.raw_tokens_length]
     del self._carry[:self.raw_tokens_length]

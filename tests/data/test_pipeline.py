@@ -81,7 +81,7 @@ def test_seed_and_shuffle(tokenizer, make_data_config):
   assert not np.array_equal(a[0]['encoder_input_tokens'], next(b)['encoder_input_tokens'])
   unshuffled = small_iterator(tokenizer, make_data_config, source, shuffle=False)
   first = merged_tokens(next(unshuffled), tokenizer)[0]
-  stream = [t for text in source for t in tokenizer.encode(text) + [tokenizer.eos_id]]
+  stream = [t for text in source for t in tokenizer.encode(text)]
   assert first == stream[:len(first)]
 
 
@@ -117,7 +117,7 @@ def test_eval_iterator_covers_every_document_once(tokenizer, make_data_config):
   batches = list(iterator)
   assert next(iterator, None) is None
   source = sources.load_text_source(config, 'validation')
-  stream = [t for text in source for t in tokenizer.encode(text) + [tokenizer.eos_id]]
+  stream = [t for text in source for t in tokenizer.encode(text)]
   chunks = [c for b in batches for c in merged_tokens(b, tokenizer)]
   real = [c for c in chunks if c is not None]
   assert [t for c in real for t in c] == stream

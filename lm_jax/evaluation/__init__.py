@@ -1,0 +1,1 @@
+"""lm_jax.evaluation."""

@@ -1,0 +1,37 @@
+"""Command line: `python -m lm_jax.main --config=configs/t5_small.py[:variant] [--config.a.b=v]`."""
+import os
+
+import jax
+import tensorflow_datasets as tfds
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from lm_jax.train import loop
+
+_CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file (get_config).',
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', None,
+                               'Checkpoints, metrics and samples go here; default runs/<config>.')
+flags.mark_flags_as_required(['config'])
+
+
+def default_workdir(config_flag_value: str) -> str:
+  """`configs/t5_small.py:tiny` -> `runs/t5_small_tiny`."""
+  path, _, variant = config_flag_value.partition(':')
+  name = os.path.splitext(os.path.basename(path))[0]
+  return os.path.join('runs', f'{name}_{variant}' if variant else name)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  if not flags.FLAGS['verbosity'].present:
+    logging.set_verbosity(logging.WARNING)  # Orbax and TFDS log every file they touch at INFO.
+  tfds.disable_progress_bar()
+  workdir = _WORKDIR.value or default_workdir(flags.FLAGS['config'].serialize().split('=', 1)[1])
+  print(f'{jax.device_count()} {jax.devices()[0].platform} device(s); workdir {workdir}')
+  loop.train_and_evaluate(_CONFIG.value, workdir)
+
+
+if __name__ == '__main__':
+  app.run(main)

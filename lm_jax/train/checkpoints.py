@@ -1,0 +1,89 @@
+"""Orbax checkpoints of the train state and the data iterator position in `<workdir>/checkpoints`.
+
+Orbax writes each step to a temporary directory and renames it when complete, so a run killed
+mid-save keeps its previous checkpoint. Anything that cannot be restored raises
+`CheckpointError`: a run never silently starts over on top of a checkpoint it could not read.
+"""
+import json
+import os
+
+import jax
+import ml_collections
+import orbax.checkpoint as ocp
+
+# Config sections that change the shape or meaning of saved arrays; resuming with other values
+# would either fail deep inside orbax or, worse, silently train a different experiment.
+_RESUME_CRITICAL = ('model', 'optimizer.name')
+
+
+class CheckpointError(RuntimeError):
+  pass
+
+
+def _lookup(config_dict, dotted):
+  value = config_dict
+  for part in dotted.split('.'):
+    value = value.get(part) if isinstance(value, dict) else None
+  return value
+
+
+class Checkpointer:
+  """Saves every `every_steps` (and when forced), keeps the newest `keep`, restores the latest."""
+
+  def __init__(self, workdir: str, every_steps: int, keep: int):
+    self.directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
+    self.every_steps = every_steps
+    self._manager = ocp.CheckpointManager(
+        self.directory,
+        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
+    self._config_path = os.path.join(workdir, 'config.json')
+
+  def latest_step(self):
+    return self._manager.latest_step()
+
+  def check_config(self, config: ml_collections.ConfigDict) -> None:
+    """Refuses to resume a workdir whose checkpoints were written by an incompatible config."""
+    current = json.loads(config.to_json_best_effort())
+    if os.path.exists(self._config_path) and self.latest_step() is not None:
+      with open(self._config_path) as f:
+        saved = json.load(f)
+      for key in _RESUME_CRITICAL:
+        if _lookup(saved, key) != _lookup(current, key):
+          raise CheckpointError(
+              f'{self.directory} holds checkpoints of a run with config {key}='
+              f'{_lookup(saved, key)!r}, but this run has {key}={_lookup(current, key)!r}. '
+              f'Use another --workdir, or restore the original config to resume.')
+    os.makedirs(os.path.dirname(self._config_path), exist_ok=True)
+    with open(self._config_path, 'w') as f:
+      json.dump(current, f, indent=2)
+
+  def maybe_save(self, step: int, state, data_state: dict, force: bool = False) -> bool:
+    if not force and step % self.every_steps:
+      return False
+    if step in self._manager.all_steps():
+      return False
+    return self._manager.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)), force=True)
+
+  def restore_latest(self, abstract_state):
+    """Returns (state, data_state, step), or None when there is no checkpoint yet."""
+    step = self.latest_step()
+    if step is None:
+      return None
+    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_state)
+    try:
+      restored = self._manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(target), data=ocp.args.JsonRestore()))
+    except Exception as e:  # orbax raises many types; all mean the same thing to the user.
+      raise CheckpointError(
+          f'Could not restore checkpoint step {step} from {self.directory}: '
+          f'{type(e).__name__}: {e}\nThe checkpoint is corrupt or was written by an incompatible '
+          f'model/optimizer. Delete {os.path.join(self.directory, str(step))} to fall back to an '
+          f'earlier step, or use another --workdir.') from e
+    return restored['state'], restored['data'], step
+
+  def wait(self):
+    self._manager.wait_until_finished()
+
+  def close(self):
+    self._manager.close()

@@ -1,0 +1,85 @@
+"""The train state and the pure, jit-compiled train and eval steps."""
+from typing import Any, Callable
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from lm_jax.train import losses
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: Any
+  opt_state: Any
+  dropout_rng: jax.Array   # Split every step; saved so a resumed run draws the same dropout masks.
+
+
+def init_train_state(model: nn.Module, optimizer: optax.GradientTransformation, rng: jax.Array,
+                     batch_shapes: dict) -> TrainState:
+  params_rng, dropout_rng = jax.random.split(rng)
+  enc = jnp.zeros(batch_shapes['encoder_input_tokens'], jnp.int32)
+  dec = jnp.zeros(batch_shapes['decoder_input_tokens'], jnp.int32)
+  params = model.init({'params': params_rng}, enc, dec)['params']
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                    opt_state=optimizer.init(params), dropout_rng=dropout_rng)
+
+
+def _loss_terms(model, params, batch, loss_config, rngs):
+  logits = model.apply({'params': params}, batch['encoder_input_tokens'],
+                       batch['decoder_input_tokens'], rngs=rngs)
+  return losses.cross_entropy(logits, batch['decoder_target_tokens'],
+                              batch['decoder_loss_weights'],
+                              label_smoothing=loss_config.label_smoothing,
+                              z_loss=loss_config.z_loss)
+
+
+def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
+                    schedule: Callable, loss_config: ml_collections.ConfigDict):
+  """Returns train_step(state, batch) -> (state, metric sums); jit it with the mesh shardings."""
+
+  def train_step(state: TrainState, batch: dict):
+    dropout_rng, next_rng = jax.random.split(state.dropout_rng)
+
+    def objective(params):
+      terms = _loss_terms(model, params, batch, loss_config, {'dropout': dropout_rng})
+      # Per-token mean over the whole global batch; gradients of a mean are batch-size independent.
+      denom = jnp.maximum(terms['weight_sum'], 1.0)
+      return (terms['loss_sum'] + terms['z_loss_sum']) / denom, terms
+
+    grads, terms = jax.grad(objective, has_aux=True)(state.params)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = dict(terms,
+                   grad_norm=optax.tree.norm(grads),
+                   learning_rate=schedule(state.step),
+                   tokens=jnp.sum(batch['encoder_input_tokens'] != 0)
+                   + jnp.sum(batch['decoder_target_tokens'] != 0))
+    new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
+                              dropout_rng=next_rng)
+    return new_state, metrics
+
+  return train_step
+
+
+def make_eval_step(model: nn.Module, loss_config: ml_collections.ConfigDict):
+  """Returns eval_step(params, batch) -> metric sums, deterministic (no dropout rng)."""
+
+  def eval_step(params, batch: dict):
+    return _loss_terms(model, params, batch, loss_config, rngs={})
+
+  return eval_step
+
+
+def summarize(sums: dict) -> dict:
+  """Metric sums -> per-token means (loss, perplexity, accuracy)."""
+  denom = max(float(sums['weight_sum']), 1.0)
+  loss = float(sums['loss_sum']) / denom
+  return {'loss': loss,
+          'perplexity': float(jnp.exp(jnp.minimum(loss, 80.0))),
+          'accuracy': float(sums['correct_sum']) / denom,
+          'z_loss': float(sums['z_loss_sum']) / denom}

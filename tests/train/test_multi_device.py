@@ -1,0 +1,53 @@
+"""8 simulated CPU devices run the same code as 1 device and give the same losses."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+_SCRIPT = '''
+import json, sys
+import jax
+from lm_jax.config_schema import load_config
+from lm_jax.train import loop, partitioning
+from lm_jax.train.metrics_writer import read_metrics
+config = load_config(sys.argv[1])
+config.data.data_dir, workdir = sys.argv[2], sys.argv[3]
+config.per_device_batch_size = 16 // jax.device_count()
+config.update(num_train_steps=4, log_every_steps=1, eval_every_steps=4, num_samples=0)
+loop.train_and_evaluate(config, workdir)
+error = ''
+try:
+  partitioning.shard_batch({'x': __import__('numpy').zeros((12, 3))},
+                           partitioning.batch_sharding(partitioning.create_mesh()))
+except ValueError as e:
+  error = str(e)
+print(json.dumps({'devices': jax.device_count(), 'metrics': read_metrics(workdir),
+                  'error': error}))
+'''
+
+
+def _run(devices, data_dir, workdir):
+  env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}',
+             JAX_PLATFORMS='cpu')
+  out = subprocess.run([sys.executable, '-c', _SCRIPT, os.path.join(REPO, 'configs/t5_small.py:tiny'),
+                        data_dir, workdir], env=env, cwd=REPO, capture_output=True, text=True,
+                       check=True)
+  return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_eight_devices_match_one_device(data_dir, tmp_path):
+  one = _run(1, data_dir, str(tmp_path / 'one'))
+  eight = _run(8, data_dir, str(tmp_path / 'eight'))
+  assert (one['devices'], eight['devices']) == (1, 8)
+  for key in ('train/loss', 'eval/loss'):
+    a = [m[key] for m in one['metrics'] if key in m]
+    b = [m[key] for m in eight['metrics'] if key in m]
+    assert len(a) == len(b) > 0
+    np.testing.assert_allclose(b, a, rtol=2e-5)
+  # 12 rows cannot be split evenly over 8 devices, and the error says so.
+  assert 'does not divide across 8 devices' in eight['error']
+  assert one['error'] == ''
