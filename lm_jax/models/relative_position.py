@@ -54,5 +54,9 @@ class RelativePositionBias(nn.Module):
                                        self.num_buckets, self.max_distance)  # (T_q, T_k)
     embedding = self.param('embedding', self.embedding_init,
                            (self.num_buckets, self.num_heads), jnp.float32)
-    values = jnp.take(embedding, buckets, axis=0)  # (T_q, T_k, H)
-    return jnp.transpose(values, (2, 0, 1))[None]
+    # A matmul with a one-hot (buckets, T_q * T_k) matrix rather than a gather (as T5X): the
+    # gather's gradient is a scatter that XLA:CPU transposes through a (T_q * T_k, H) layout,
+    # costing more than the attention itself; this layout keeps both directions plain matmuls.
+    one_hot = (buckets.reshape(1, -1) == jnp.arange(self.num_buckets)[:, None])
+    values = embedding.T @ one_hot.astype(jnp.float32)  # (H, T_q * T_k)
+    return values.reshape(1, self.num_heads, query_length, key_length)

@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from lm_jax.models.attention import MultiHeadAttention, make_attention_mask, make_causal_mask
-from lm_jax.models.layers import Embed, MlpBlock, RMSNorm
+from lm_jax.models.layers import Dropout, Embed, MlpBlock, RMSNorm
 from lm_jax.models.registry import register_model
 from lm_jax.models.relative_position import RelativePositionBias
 
@@ -80,8 +80,8 @@ class T5Config:
     return jnp.dtype(self.dtype)
 
 
-def _dropout(cfg: T5Config) -> nn.Dropout:
-  return nn.Dropout(cfg.dropout_rate)
+def _dropout(cfg: T5Config) -> Dropout:
+  return Dropout(cfg.dropout_rate)
 
 
 def _norm(cfg: T5Config, name: str) -> RMSNorm:

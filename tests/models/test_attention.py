@@ -2,7 +2,9 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from lm_jax.models import attention
 from lm_jax.models.attention import (MultiHeadAttention, combine_masks, make_attention_mask,
                                      make_causal_mask)
 from lm_jax.models.t5 import T5, T5Config
@@ -89,3 +91,16 @@ def test_padded_encoder_positions_do_not_change_logits():
   # Control: perturbing a real position does change the logits.
   changed = model.apply(variables, encoded + noise, short, decoder_tokens, method=T5.decode)
   assert not np.allclose(changed, logits, atol=1e-3)
+
+
+@pytest.mark.parametrize('batch', [1, 3, 8])
+def test_shared_bias_gradient_equals_autodiff_of_broadcast_add(batch):
+  scores = jax.random.normal(jax.random.key(0), (batch, 2, 5, 7))
+  bias = jax.random.normal(jax.random.key(1), (1, 2, 5, 7))
+  weights = jax.random.normal(jax.random.key(2), (batch, 2, 5, 7))
+  ours = jax.grad(lambda s, b: jnp.sum(jnp.tanh(attention.add_shared_bias(s, b)) * weights),
+                  argnums=(0, 1))(scores, bias)
+  reference = jax.grad(lambda s, b: jnp.sum(jnp.tanh(s + b) * weights), argnums=(0, 1))(scores,
+                                                                                        bias)
+  for a, b in zip(ours, reference):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
