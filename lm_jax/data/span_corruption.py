@@ -87,3 +87,22 @@ def span_corrupt(tokens, rng: np.random.Generator, *, noise_density: float,
   inputs = _noise_span_to_unique_sentinel(tokens, noise_mask, sentinel_id)
   targets = _noise_span_to_unique_sentinel(tokens, ~noise_mask, sentinel_id)
   return inputs.astype(np.int32), targets.astype(np.int32)
+
+
+def merge_spans(inputs, targets, lowest_sentinel_id: int) -> list[int]:
+  """Undoes `span_corrupt`: puts each target span back in place of its sentinel in the inputs.
+
+  Ids >= `lowest_sentinel_id` are sentinels; inputs and targets carry no EOS or padding. Also
+  fills a model's predicted spans into its input, to show a prediction in context.
+  """
+  spans, current = {}, None
+  for token in targets:
+    if token >= lowest_sentinel_id:
+      current = int(token)
+      spans[current] = []
+    elif current is not None:
+      spans[current].append(int(token))
+  merged = []
+  for token in inputs:
+    merged.extend(spans.get(int(token), []) if token >= lowest_sentinel_id else [int(token)])
+  return merged

@@ -15,15 +15,20 @@ softmaxes are not matrix multiplies and are left out, as in the PaLM MFU convent
 """
 
 
-def t5_forward_flops(config, inputs_length: int, targets_length: int) -> int:
-  """Forward-pass FLOPs of one example for a `T5Config`."""
+def t5_forward_flops(config, inputs_length: int, targets_length: int,
+                     skip_masked_causal_half: bool = True) -> int:
+  """Forward-pass FLOPs of one example for a `T5Config`.
+
+  `skip_masked_causal_half=False` counts T² decoder self-attention scores, as XLA computes them.
+  """
   d, a, f, v = config.d_model, config.num_heads * config.head_dim, config.d_ff, config.vocab_size
   i, t = inputs_length, targets_length
   mlp_matrices = 3 if config.feed_forward == 'gated-gelu' else 2
+  causal_keys = t * (t + 1) // 2 if skip_masked_causal_half else t * t
   dense = 8 * d * a + 2 * mlp_matrices * d * f
   encoder = config.num_encoder_layers * (i * dense + 4 * i * i * a)
   decoder = config.num_decoder_layers * (
-      t * dense + 4 * a * t * (t + 1) // 2 + 4 * d * a * (t + i) + 4 * t * i * a)
+      t * dense + 4 * a * causal_keys + 4 * d * a * (t + i) + 4 * t * i * a)
   return encoder + decoder + 2 * t * d * v
 
 

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from lm_jax.data import pipeline
+from lm_jax.data import pipeline, span_corruption
 from lm_jax.data import sources
 from lm_jax.data import tokenizer as tokenizer_lib
 
@@ -96,16 +96,7 @@ def merged_tokens(batch, tokenizer):
       continue
     inputs = inputs[:np.flatnonzero(inputs != 0).max() + 1][:-1]  # drop padding, EOS
     targets = targets[:np.flatnonzero(targets != 0).max() + 1][:-1]
-    spans, current = {}, None
-    for t in targets:
-      if t >= first_sentinel:
-        current = int(t)
-        spans[current] = []
-      else:
-        spans[current].append(int(t))
-    chunk = []
-    for t in inputs:
-      chunk.extend(spans[int(t)] if t >= first_sentinel else [int(t)])
+    chunk = span_corruption.merge_spans(inputs, targets, first_sentinel)
     chunks.append(chunk)
   return chunks
 

@@ -7,18 +7,7 @@ TOP = 32099  # <extra_id_0> of a T5 vocabulary of 32100
 
 
 def merge(inputs, targets):
-  """Undo span corruption: put each target span back in place of its sentinel."""
-  spans, current = {}, None
-  for t in targets:
-    if t > TOP - 100:
-      current = int(t)
-      spans[current] = []
-    else:
-      spans[current].append(int(t))
-  out = []
-  for t in inputs:
-    out.extend(spans[int(t)] if t > TOP - 100 else [int(t)])
-  return out
+  return span_corruption.merge_spans(inputs, targets, lowest_sentinel_id=TOP - 99)
 
 
 def corrupt(tokens, seed):

@@ -1,0 +1,65 @@
+import os
+
+import pytest
+
+from lm_jax import config_schema, models
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.parametrize('variant', ['', ':cpu', ':tiny'])
+def test_shipped_configs_are_valid(variant):
+  config = config_schema.load_config(os.path.join(REPO, 'configs', 't5_small.py' + variant))
+  config_schema.validate_config(config)
+  models.build_model(config.model)
+
+
+def test_t5_small_has_the_papers_shape():
+  config = config_schema.load_config(os.path.join(REPO, 'configs', 't5_small.py'))
+  m = config.model
+  assert (m.d_model, m.num_encoder_layers, m.num_decoder_layers, m.num_heads, m.d_ff) == \
+      (512, 6, 6, 8, 2048)
+  assert (config.data.inputs_length, config.data.targets_length) == (512, 114)
+
+
+@pytest.mark.parametrize('section,key', [('', 'num_train_step'), ('data.', 'input_length'),
+                                         ('optimizer.', 'lr'), ('loss.', 'zloss')])
+def test_unknown_keys_are_rejected_by_name(section, key):
+  config = config_schema.default_config()
+  target = config
+  for part in filter(None, section.rstrip('.').split('.')):
+    target = target[part]
+  target[key] = 1
+  with pytest.raises(ValueError, match=f"Unknown config key '{section}{key}'"):
+    config_schema.validate_config(config)
+
+
+@pytest.mark.parametrize('key,value,named,message', [
+    ('per_device_batch_size', 0, 'per_device_batch_size', 'positive integer'),
+    ('num_train_steps', -3, 'num_train_steps', 'positive integer'),
+    ('optimizer.name', 'sgd', 'optimizer.name', 'one of'),
+    ('optimizer.warmup_steps', 0, 'optimizer.warmup_steps', 'warmup_steps > 0'),  # with rsqrt
+    ('data.noise_density', 1.5, 'data.noise_density', r'\(0, 1\)'),
+])
+def test_inconsistent_values_are_rejected_by_name(key, value, named, message):
+  config = config_schema.default_config()
+  section, _, name = key.rpartition('.')
+  (config[section] if section else config)[name] = value
+  with pytest.raises(ValueError, match=message) as error:
+    config_schema.validate_config(config)
+  assert f"'{named}'" in str(error.value)
+
+
+def test_float_for_an_integer_key_is_refused_by_the_config_itself():
+  with pytest.raises(TypeError, match='num_train_steps'):
+    config_schema.default_config().num_train_steps = 2.5
+
+
+def test_unknown_model_key_is_rejected_by_the_model():
+  config = config_schema.default_config()
+  config.model.update(d_modle=512)
+  with pytest.raises(ValueError, match='d_modle'):
+    models.build_model(config.model)
+  config.model = {'name': 'gpt9'}
+  with pytest.raises(ValueError, match='t5'):
+    models.build_model(config.model)
