@@ -3,6 +3,7 @@ import glob
 import math
 import os
 
+import jax
 import numpy as np
 import pytest
 
@@ -82,3 +83,16 @@ def test_tokenizer_larger_than_the_model_vocabulary_is_rejected(tiny_config, tmp
   tiny_config.model.vocab_size = 1000
   with pytest.raises(ValueError, match='vocab_size'):
     loop.train_and_evaluate(tiny_config, str(tmp_path / 'run'))
+
+
+def test_bfloat16_compute_trains_with_float32_parameters(tiny_config, tmp_path):
+  tiny_config.model.dtype = 'bfloat16'
+  tiny_config.update(num_train_steps=40, eval_every_steps=40, checkpoint_every_steps=40,
+                     num_samples=0)
+  workdir = str(tmp_path / 'run')
+  loop.train_and_evaluate(tiny_config, workdir)
+  losses = _train_losses(workdir)
+  assert losses[40] < losses[10] - 1.0, losses
+  trainer = loop.Trainer(tiny_config, workdir)
+  params = trainer.initial_state().params
+  assert {str(p.dtype) for p in jax.tree.leaves(params)} == {'float32'}
