@@ -104,18 +104,24 @@ def _relative_position_bias(cfg: T5Config, bidirectional: bool) -> RelativePosit
                               name='relative_position_bias')
 
 
+def _residual(cfg: T5Config, norm_name: str, sublayer, x, deterministic: bool):
+  """x + Dropout(sublayer(Norm(x))): T5's pre-norm residual block (HF T5LayerFF/T5LayerSelfAttention)."""
+  y = sublayer(_norm(cfg, norm_name)(x))
+  return x + _dropout(cfg)(y, deterministic=deterministic)
+
+
 class EncoderLayer(nn.Module):
-  """Pre-norm self-attention and MLP, each followed by dropout and the residual add (HF T5Block)."""
+  """Self-attention, then the MLP, each a pre-norm residual block."""
   config: T5Config
 
   @nn.compact
   def __call__(self, x, mask, position_bias, deterministic: bool):
     cfg = self.config
-    y = _norm(cfg, 'pre_self_attention_norm')(x)
-    y = _attention(cfg, 'self_attention')(y, y, mask, position_bias, deterministic)
-    x = x + _dropout(cfg)(y, deterministic=deterministic)
-    y = _mlp(cfg)(_norm(cfg, 'pre_mlp_norm')(x), deterministic)
-    return x + _dropout(cfg)(y, deterministic=deterministic)
+    attention = _attention(cfg, 'self_attention')
+    x = _residual(cfg, 'pre_self_attention_norm',
+                  lambda y: attention(y, y, mask, position_bias, deterministic), x, deterministic)
+    mlp = _mlp(cfg)
+    return _residual(cfg, 'pre_mlp_norm', lambda y: mlp(y, deterministic), x, deterministic)
 
 
 class DecoderLayer(nn.Module):
@@ -125,15 +131,17 @@ class DecoderLayer(nn.Module):
   @nn.compact
   def __call__(self, x, encoded, self_mask, cross_mask, position_bias, deterministic: bool):
     cfg = self.config
-    y = _norm(cfg, 'pre_self_attention_norm')(x)
-    y = _attention(cfg, 'self_attention')(y, y, self_mask, position_bias, deterministic)
-    x = x + _dropout(cfg)(y, deterministic=deterministic)
-    y = _norm(cfg, 'pre_cross_attention_norm')(x)
+    self_attention = _attention(cfg, 'self_attention')
+    x = _residual(cfg, 'pre_self_attention_norm',
+                  lambda y: self_attention(y, y, self_mask, position_bias, deterministic), x,
+                  deterministic)
     # Cross-attention has no position bias in T5.
-    y = _attention(cfg, 'cross_attention')(y, encoded, cross_mask, None, deterministic)
-    x = x + _dropout(cfg)(y, deterministic=deterministic)
-    y = _mlp(cfg)(_norm(cfg, 'pre_mlp_norm')(x), deterministic)
-    return x + _dropout(cfg)(y, deterministic=deterministic)
+    cross_attention = _attention(cfg, 'cross_attention')
+    x = _residual(cfg, 'pre_cross_attention_norm',
+                  lambda y: cross_attention(y, encoded, cross_mask, None, deterministic), x,
+                  deterministic)
+    mlp = _mlp(cfg)
+    return _residual(cfg, 'pre_mlp_norm', lambda y: mlp(y, deterministic), x, deterministic)
 
 
 class Encoder(nn.Module):
