@@ -63,15 +63,13 @@ def _median_step_seconds(run_step, warmup, timed):
 def time_jax(config, batch_np):
   model = models.build_model(config.model)
   mesh = partitioning.create_mesh()
-  replicated, sharded = partitioning.replicated(mesh), partitioning.batch_sharding(mesh)
   optimizer, schedule = optimizers.make_optimizer(config.optimizer, config.num_train_steps)
   shapes = {k: v.shape for k, v in batch_np.items()}
-  state = jax.jit(lambda r: steps.init_train_state(model, optimizer, r, shapes),
-                  out_shardings=replicated)(jax.random.key_data(jax.random.key(0)))
-  step = jax.jit(steps.make_train_step(model, optimizer, schedule, config.loss),
-                 in_shardings=(replicated, sharded), out_shardings=(replicated, replicated),
-                 donate_argnums=(0,))
-  batch = partitioning.shard_batch(batch_np, sharded)
+  # The same compiled init and train step as lm_jax.main, so the benchmark times what trains.
+  jitted = steps.jit_steps(model, optimizer, schedule, config.loss, mesh, shapes)
+  state = jitted.init(jax.random.key_data(jax.random.key(0)))
+  step = jitted.train
+  batch = partitioning.shard_batch(batch_np, partitioning.batch_sharding(mesh))
   holder = {'state': state}
 
   def run_step():

@@ -45,16 +45,8 @@ class Trainer:
                                                               config.num_train_steps)
     shapes = {'encoder_input_tokens': (self.global_batch, config.data.inputs_length),
               'decoder_input_tokens': (self.global_batch, config.data.targets_length)}
-    self._init = jax.jit(
-        lambda rng: steps.init_train_state(self.model, self.optimizer, rng, shapes),
-        out_shardings=self.replicated)
-    self.train_step = jax.jit(
-        steps.make_train_step(self.model, self.optimizer, self.schedule, config.loss),
-        in_shardings=(self.replicated, self.batch_sharding),
-        out_shardings=(self.replicated, self.replicated), donate_argnums=(0,))
-    self.eval_step = jax.jit(steps.make_eval_step(self.model, config.loss),
-                             in_shardings=(self.replicated, self.batch_sharding),
-                             out_shardings=self.replicated)
+    self._init, self.train_step, self.eval_step = steps.jit_steps(
+        self.model, self.optimizer, self.schedule, config.loss, self.mesh, shapes)
     self.checkpointer = checkpoints.Checkpointer(workdir, config.checkpoint_every_steps,
                                                  config.keep_checkpoints)
     self.checkpointer.check_config(config)

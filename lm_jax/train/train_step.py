@@ -1,5 +1,5 @@
 """The train state and the pure, jit-compiled train and eval steps."""
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import flax
 import flax.linen as nn
@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from lm_jax.train import losses
+from lm_jax.train import losses, partitioning
 
 
 @flax.struct.dataclass
@@ -83,3 +83,27 @@ def summarize(sums: dict) -> dict:
           'perplexity': float(jnp.exp(jnp.minimum(loss, 80.0))),
           'accuracy': float(sums['correct_sum']) / denom,
           'z_loss': float(sums['z_loss_sum']) / denom}
+
+
+class JittedSteps(NamedTuple):
+  init: Callable   # rng (uint32[2]) -> TrainState, replicated over the mesh
+  train: Callable  # (state, batch) -> (state, metric sums); the input state is donated
+  eval: Callable   # (params, batch) -> metric sums
+
+
+def jit_steps(model: nn.Module, optimizer: optax.GradientTransformation, schedule: Callable,
+              loss_config: ml_collections.ConfigDict, mesh, batch_shapes: dict) -> JittedSteps:
+  """The steps compiled for `mesh`: parameters replicated, batches split along `data`.
+
+  One place for these shardings, so that training and the benchmarks run the same program.
+  """
+  replicated = partitioning.replicated(mesh)
+  batch = partitioning.batch_sharding(mesh)
+  return JittedSteps(
+      init=jax.jit(lambda rng: init_train_state(model, optimizer, rng, batch_shapes),
+                   out_shardings=replicated),
+      train=jax.jit(make_train_step(model, optimizer, schedule, loss_config),
+                    in_shardings=(replicated, batch), out_shardings=(replicated, replicated),
+                    donate_argnums=(0,)),
+      eval=jax.jit(make_eval_step(model, loss_config), in_shardings=(replicated, batch),
+                   out_shardings=replicated))
