@@ -7,10 +7,13 @@ import ml_collections
 
 OPTIMIZERS = ('adamw', 'adafactor')
 SCHEDULES = ('rsqrt', 'cosine', 'linear', 'constant')
+MODES = ('train', 'generate')
+GENERATE_STRATEGIES = ('greedy', 'sample', 'beam')
 
 
 def default_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
+  c.mode = 'train'                 # 'generate': continue --prompt texts from the latest checkpoint.
   c.seed = 0
   c.num_train_steps = 1000
   c.per_device_batch_size = 8
@@ -42,6 +45,11 @@ def default_config() -> ml_collections.ConfigDict:
   c.data.targets_length = 114
   c.data.noise_density = 0.15
   c.data.mean_noise_span_length = 3.0
+  c.data.objective = 'span_corruption'  # or causal_lm, prefix_lm, mlm: lm_jax/data/objectives.
+  c.data.pack = True               # causal_lm: documents end to end (False: one per row).
+  c.data.mlm_probability = 0.15    # BERT: share of tokens selected for prediction,
+  c.data.mlm_mask_fraction = 0.8   # of which this share becomes the mask id,
+  c.data.mlm_random_fraction = 0.1  # this a random token, and the rest stays as it is.
 
   c.optimizer = ml_collections.ConfigDict()
   c.optimizer.name = 'adafactor'
@@ -56,6 +64,16 @@ def default_config() -> ml_collections.ConfigDict:
   c.optimizer.eps = 1e-8
   c.optimizer.adafactor_decay_rate = 0.8
   c.optimizer.adafactor_clipping_threshold = 1.0
+
+  # Decoding options of `--config.mode=generate` (lm_jax.generate's keyword arguments).
+  c.generate = ml_collections.ConfigDict()
+  c.generate.max_new_tokens = 64
+  c.generate.strategy = 'greedy'
+  c.generate.temperature = 1.0     # sample: logits / temperature; 0 is greedy.
+  c.generate.top_k = 0             # sample: keep the k most likely tokens (0: all).
+  c.generate.top_p = 1.0           # sample: keep the smallest set with this much mass.
+  c.generate.num_beams = 4
+  c.generate.length_penalty = 1.0  # beam: score = log-prob / length ** length_penalty.
   return c
 
 
@@ -95,6 +113,28 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   require(0 < d.noise_density < 1, 'data.noise_density', 'must be in (0, 1)')
   require(d.mean_noise_span_length >= 1, 'data.mean_noise_span_length', 'must be >= 1')
   require(d.num_extra_ids > 0, 'data.num_extra_ids', 'span corruption needs sentinel ids')
+  from lm_jax.data import objectives  # the registry owns the objective names
+  require(d.objective in objectives.NAMES, 'data.objective',
+          f'must be one of {", ".join(objectives.NAMES)}')
+  require(isinstance(d.pack, bool), 'data.pack', 'must be True or False')
+  require(0 < d.mlm_probability <= 1, 'data.mlm_probability', 'must be in (0, 1]')
+  require(0 <= d.mlm_mask_fraction <= 1, 'data.mlm_mask_fraction', 'must be in [0, 1]')
+  require(0 <= d.mlm_random_fraction <= 1, 'data.mlm_random_fraction', 'must be in [0, 1]')
+  require(d.mlm_mask_fraction + d.mlm_random_fraction <= 1, 'data.mlm_random_fraction',
+          'mlm_mask_fraction + mlm_random_fraction must be <= 1 (the rest of the selected '
+          'tokens are kept)')
+
+  require(config.mode in MODES, 'mode', f'must be one of {MODES}')
+  g = config.generate
+  require(isinstance(g.max_new_tokens, int) and g.max_new_tokens > 0, 'generate.max_new_tokens',
+          'must be a positive integer')
+  require(g.strategy in GENERATE_STRATEGIES, 'generate.strategy',
+          f'must be one of {GENERATE_STRATEGIES}')
+  require(g.temperature >= 0, 'generate.temperature', 'must be >= 0 (0 decodes greedily)')
+  require(g.top_k >= 0, 'generate.top_k', 'must be >= 0 (0 keeps every token)')
+  require(0 < g.top_p <= 1, 'generate.top_p', 'must be in (0, 1]')
+  require(isinstance(g.num_beams, int) and g.num_beams >= 1, 'generate.num_beams',
+          'must be a positive integer')
 
   o = config.optimizer
   require(o.name in OPTIMIZERS, 'optimizer.name', f'must be one of {OPTIMIZERS}')

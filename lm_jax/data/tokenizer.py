@@ -61,6 +61,12 @@ class Tokenizer:
   def path(self) -> str | None:
     return self._path
 
+  @property
+  def mask_id(self) -> int:
+    """The id that replaces masked tokens in MLM: `<extra_id_0>`, the one sentinel that
+    T5's iid-noise objectives (`noise_token_to_sentinel`) use as a mask as well."""
+    return self.sentinel_id(0)
+
   def sentinel_id(self, k: int) -> int:
     """Id of `<extra_id_k>`; `<extra_id_0>` is the top id, as in T5/seqio."""
     if not 0 <= k < self._num_extra_ids:

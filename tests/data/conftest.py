@@ -5,6 +5,7 @@ import pytest
 
 from lm_jax.config_schema import default_config
 from lm_jax.data import pipeline
+from lm_jax.data import sources
 
 TEST_VOCAB_SIZE = 2000  # small: trains in seconds
 
@@ -25,3 +26,9 @@ def make_data_config(data_dir):
 @pytest.fixture(scope='session')
 def tokenizer(make_data_config):
   return pipeline.load_tokenizer_for(make_data_config())
+
+
+@pytest.fixture(scope='session')
+def validation_texts(make_data_config) -> list[str]:
+  """The embedded corpus' validation documents (~290), as a list for fast re-reading."""
+  return list(sources.load_text_source(make_data_config(), 'validation'))

@@ -1,0 +1,118 @@
+"""Token sequences -> fixed-length T5X features: rows of an encoder-decoder example, packed
+decoder-only rows (segment ids, positions, inputs shifted within segments), zero padding."""
+
+import numpy as np
+
+INT32, FLOAT32 = np.dtype(np.int32), np.dtype(np.float32)
+
+
+def pad_rows(rows: list[dict[str, np.ndarray]], shapes: dict) -> dict[str, np.ndarray]:
+  """Each row written left-aligned into zero arrays of `shapes` (`key -> (shape, dtype)`).
+
+  Zero is the pad id, segment id 0 and loss weight 0, so the unwritten positions, and the
+  rows past `len(rows)`, are padding.
+  """
+  batch = {key: np.zeros(shape, dtype) for key, (shape, dtype) in shapes.items()}
+  for index, row in enumerate(rows):
+    if row.keys() != batch.keys():
+      raise ValueError(f'Row keys {sorted(row)} differ from the batch keys {sorted(batch)}.')
+    for key, value in row.items():
+      batch[key][index, :len(value)] = value
+  return batch
+
+
+def encoder_decoder_row(inputs, targets, inputs_length: int, targets_length: int,
+                        eos_id: int) -> dict[str, np.ndarray]:
+  """Unpadded T5X encoder-decoder rows of an (inputs, targets) pair without EOS.
+
+  EOS is appended before trimming (seqio `trim_and_pad`), so an over-long sequence loses
+  its EOS. `decoder_input_tokens` is the targets shifted right with 0 first (T5 starts
+  decoding from the pad id).
+  """
+  encoder = np.append(np.asarray(inputs, np.int32), eos_id)[:inputs_length]
+  targets = np.append(np.asarray(targets, np.int32), eos_id)[:targets_length]
+  return {
+      'encoder_input_tokens': encoder,
+      'decoder_input_tokens': np.concatenate([[0], targets])[:targets_length],
+      'decoder_target_tokens': targets,
+      'decoder_loss_weights': (targets != 0).astype(np.float32),
+  }
+
+
+def encoder_decoder_shapes(batch_size: int, inputs_length: int, targets_length: int) -> dict:
+  encoder, decoder = (batch_size, inputs_length), (batch_size, targets_length)
+  return {
+      'encoder_input_tokens': (encoder, INT32),
+      'decoder_input_tokens': (decoder, INT32),
+      'decoder_target_tokens': (decoder, INT32),
+      'decoder_loss_weights': (decoder, FLOAT32),
+  }
+
+
+def batch_from_examples(examples: list[tuple[np.ndarray, np.ndarray]], inputs_length: int,
+                        targets_length: int, eos_id: int) -> dict[str, np.ndarray]:
+  """T5X encoder-decoder batch dict from (inputs, targets) pairs without EOS."""
+  rows = [encoder_decoder_row(inputs, targets, inputs_length, targets_length, eos_id)
+          for inputs, targets in examples]
+  return pad_rows(rows, encoder_decoder_shapes(len(examples), inputs_length, targets_length))
+
+
+def segment_ids_after_eos(tokens, eos_id: int) -> np.ndarray:
+  """1, 2, 3, ... along a row of EOS-terminated documents: a new segment after each EOS.
+
+  The tokenizer never emits EOS inside a document (it is a SentencePiece control id), so
+  in a stream where every document ends with EOS, EOS marks exactly the boundaries.
+  """
+  tokens = np.asarray(tokens)
+  starts = np.zeros(tokens.shape, np.int32)
+  starts[..., 1:] = tokens[..., :-1] == eos_id
+  return 1 + np.cumsum(starts, axis=-1, dtype=np.int32)
+
+
+def shift_right_within_segments(targets, segment_ids) -> np.ndarray:
+  """Decoder inputs of packed targets: each position holds the previous target of its
+  segment, and 0 (T5X's BOS) where a segment starts, so no segment sees another's tokens."""
+  targets, segment_ids = np.asarray(targets), np.asarray(segment_ids)
+  shifted = np.zeros_like(targets)
+  shifted[..., 1:] = targets[..., :-1]
+  same_segment = np.zeros(segment_ids.shape, bool)
+  same_segment[..., 1:] = segment_ids[..., 1:] == segment_ids[..., :-1]
+  return np.where(same_segment, shifted, 0).astype(targets.dtype)
+
+
+def positions_within_segments(segment_ids) -> np.ndarray:
+  """0, 1, 2, ... restarting where the segment id changes; 0 on padding (segment 0)."""
+  segment_ids = np.asarray(segment_ids)
+  index = np.broadcast_to(np.arange(segment_ids.shape[-1]), segment_ids.shape)
+  starts = np.ones(segment_ids.shape, bool)
+  starts[..., 1:] = segment_ids[..., 1:] != segment_ids[..., :-1]
+  segment_start = np.maximum.accumulate(np.where(starts, index, 0), axis=-1)
+  return np.where(segment_ids > 0, index - segment_start, 0).astype(np.int32)
+
+
+def packed_decoder_row(tokens, eos_id: int) -> dict[str, np.ndarray]:
+  """Unpadded decoder-only rows of EOS-terminated document pieces packed into one row.
+
+  Each piece is a segment: it starts from BOS 0 at position 0 and attends only within
+  itself, so a document cut at the end of the previous row restarts as a new segment.
+  """
+  tokens = np.asarray(tokens, np.int32)
+  segment_ids = segment_ids_after_eos(tokens, eos_id)
+  return {
+      'decoder_target_tokens': tokens,
+      'decoder_input_tokens': shift_right_within_segments(tokens, segment_ids),
+      'decoder_segment_ids': segment_ids,
+      'decoder_positions': positions_within_segments(segment_ids),
+      'decoder_loss_weights': np.ones(len(tokens), np.float32),
+  }
+
+
+def packed_decoder_shapes(batch_size: int, length: int) -> dict:
+  shape = (batch_size, length)
+  return {
+      'decoder_target_tokens': (shape, INT32),
+      'decoder_input_tokens': (shape, INT32),
+      'decoder_segment_ids': (shape, INT32),
+      'decoder_positions': (shape, INT32),
+      'decoder_loss_weights': (shape, FLOAT32),
+  }
