@@ -1,4 +1,5 @@
-"""Attention masks built from token ids, and multi-head dot-product attention."""
+"""Attention masks (padding, causal, packing, prefix LM) and multi-head dot-product attention
+with an optional key/value cache for one-token-at-a-time decoding."""
 from typing import Any, Optional
 
 import flax.linen as nn
@@ -6,11 +7,13 @@ import jax
 import jax.numpy as jnp
 
 from lm_jax.models.layers import Dropout
+from lm_jax.models.position_encoding import apply_rotary_embedding
 
 Array = Any
 Dtype = Any
 
 PAD_ID = 0
+IMPLEMENTATIONS = ('exact', 'fused')
 
 
 def make_attention_mask(query_tokens: Array, key_tokens: Array, pad_id: int = PAD_ID) -> Array:
@@ -42,6 +45,36 @@ def combine_masks(*masks: Optional[Array]) -> Optional[Array]:
   return combined
 
 
+def make_segment_mask(query_segment_ids: Array, key_segment_ids: Array) -> Array:
+  """Packing mask (B, 1, T_q, T_k): True where query and key belong to the same segment.
+
+  Padding (segment 0) attends only to padding, which keeps its softmax finite; the loss ignores it.
+  """
+  return (query_segment_ids[..., :, None] == key_segment_ids[..., None, :])[..., None, :, :]
+
+
+def make_prefix_lm_mask(causal_attention: Array) -> Array:
+  """(B, 1, T, T) True where query and key both lie in the prefix (T5X `decoder_causal_attention`):
+  a prefix LM reads its inputs bidirectionally and generates the rest causally."""
+  prefix = causal_attention.astype(jnp.bool_)
+  return (prefix[..., :, None] & prefix[..., None, :])[..., None, :, :]
+
+
+def make_decoder_mask(tokens: Array, segment_ids: Optional[Array] = None,
+                      causal_attention: Optional[Array] = None) -> Array:
+  """Self-attention mask of decoder-only models: causal, bidirectional over a prefix, within segments.
+
+  Padding is not masked by token id: id 0 is a real token in GPT-2's vocabulary and the BOS of
+  lm_jax's shifted inputs; segment ids mark padding when a batch has any.
+  """
+  mask = make_causal_mask(tokens)
+  if causal_attention is not None:
+    mask = jnp.logical_or(mask, make_prefix_lm_mask(causal_attention))
+  if segment_ids is not None:
+    mask = jnp.logical_and(mask, make_segment_mask(segment_ids, segment_ids))
+  return mask
+
+
 def _sum_over_batch(x):
   """x.sum(0) by halving: XLA:CPU reduces a leading axis ~50x slower than it adds slices."""
   while x.shape[0] > 1:
@@ -68,38 +101,88 @@ def _add_shared_bias_bwd(_, grad):
 add_shared_bias.defvjp(_add_shared_bias_fwd, _add_shared_bias_bwd)
 
 
+def _fused_implementation(dtype) -> str:
+  """cuDNN flash attention where it exists (GPU, 16-bit inputs); XLA's own kernel elsewhere."""
+  if jax.default_backend() == 'gpu' and jnp.dtype(dtype).itemsize == 2:
+    return 'cudnn'
+  return 'xla'
+
+
 class MultiHeadAttention(nn.Module):
-  """Multi-head attention with bias-free projections, as T5.
+  """Multi-head attention; T5 by default, GPT/BERT/Vaswani with `scale_scores` and `use_bias`.
 
   `scale_scores=False` is T5: no 1/sqrt(head_dim) on the scores, the query initialiser absorbs
-  it (Mesh TensorFlow / T5X). GPT/BERT-style models set `scale_scores=True`.
+  it (Mesh TensorFlow / T5X). `init_std` None keeps T5's fan-in initialisers; a value gives every
+  projection normal(init_std) and the output `out_init_std` (GPT-2 shrinks residual outputs).
+  `implementation='fused'` calls `jax.nn.dot_product_attention` (cuDNN flash attention on GPU);
+  'exact' spells the math out and is what dropout on the probabilities needs.
+  `rope_base` rotates queries and keys by their positions (rotary embeddings).
+
+  With `decode=True` keys and values of earlier calls are kept in the 'cache' collection: the
+  first (initialising) call sizes the cache from its inputs' length, later calls append their
+  T_new tokens at `cache_index` and attend causally to everything cached.
   """
   num_heads: int
   head_dim: int
   dropout_rate: float = 0.0
   scale_scores: bool = False
+  use_bias: bool = False
+  init_std: Optional[float] = None
+  out_init_std: Optional[float] = None
+  rope_base: Optional[float] = None
+  implementation: str = 'exact'
   dtype: Dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, inputs_q, inputs_kv, mask=None, bias=None, deterministic: bool = True):
+  def __call__(self, inputs_q, inputs_kv, mask=None, bias=None, deterministic: bool = True, *,
+               query_positions=None, key_positions=None, decode: bool = False):
     """inputs_q (B, T_q, d_model), inputs_kv (B, T_k, d_model), mask (B, 1, T_q, T_k) bool,
-    bias additive (1 or B, H, T_q, T_k); returns (B, T_q, d_model)."""
+    bias additive (1 or B, H, T_q, T_k), positions (B, T) for rotary embeddings;
+    returns (B, T_q, d_model)."""
+    if self.implementation not in IMPLEMENTATIONS:
+      raise ValueError(f'Unknown attention implementation {self.implementation!r}; use one of '
+                       f'{IMPLEMENTATIONS}.')
     d_model = inputs_q.shape[-1]
     inner_dim = self.num_heads * self.head_dim
 
     def dense(features, std, name):
-      return nn.Dense(features, use_bias=False, dtype=self.dtype, param_dtype=jnp.float32,
-                      kernel_init=nn.initializers.normal(std), name=name)
+      return nn.Dense(features, use_bias=self.use_bias, dtype=self.dtype,
+                      param_dtype=jnp.float32, kernel_init=nn.initializers.normal(std), name=name)
 
-    # HF T5 init; the extra head_dim**-0.5 on the query stands in for the unscaled scores.
-    query_std = d_model**-0.5 * (1.0 if self.scale_scores else self.head_dim**-0.5)
+    if self.init_std is None:
+      # HF T5 init; the extra head_dim**-0.5 on the query stands in for the unscaled scores.
+      query_std = d_model**-0.5 * (1.0 if self.scale_scores else self.head_dim**-0.5)
+      key_std = value_std = d_model**-0.5
+      out_std = inner_dim**-0.5
+    else:
+      query_std = key_std = value_std = self.init_std
+      out_std = self.init_std if self.out_init_std is None else self.out_init_std
     heads = lambda x: x.reshape(*x.shape[:-1], self.num_heads, self.head_dim)
     query = heads(dense(inner_dim, query_std, 'query')(inputs_q))  # (B, T_q, H, D)
-    key = heads(dense(inner_dim, d_model**-0.5, 'key')(inputs_kv))  # (B, T_k, H, D)
-    value = heads(dense(inner_dim, d_model**-0.5, 'value')(inputs_kv))  # (B, T_k, H, D)
+    key = heads(dense(inner_dim, key_std, 'key')(inputs_kv))  # (B, T_k, H, D)
+    value = heads(dense(inner_dim, value_std, 'value')(inputs_kv))  # (B, T_k, H, D)
+    if self.rope_base is not None:
+      if query_positions is None or key_positions is None:
+        raise ValueError('Rotary embeddings need query_positions and key_positions.')
+      query = apply_rotary_embedding(query, query_positions, self.rope_base)
+      key = apply_rotary_embedding(key, key_positions, self.rope_base)
+    if decode:
+      key, value, mask = self._cached_keys_values(key, value, mask)
+
+    use_fused = self.implementation == 'fused' and (deterministic or self.dropout_rate == 0.0)
+    if use_fused:
+      out = jax.nn.dot_product_attention(
+          query, key, value, bias=bias, mask=mask,
+          scale=self.head_dim**-0.5 if self.scale_scores else 1.0,
+          implementation=_fused_implementation(self.dtype))
+    else:
+      out = self._exact_attention(query, key, value, mask, bias, deterministic)
+    out = out.reshape(*out.shape[:-2], inner_dim)  # (B, T_q, H * D)
+    return dense(d_model, out_std, 'out')(out)
+
+  def _exact_attention(self, query, key, value, mask, bias, deterministic):
     if self.scale_scores:
       query = query * self.head_dim**-0.5
-
     # Scores and softmax in float32 for stability under bf16 compute.
     scores = jnp.einsum('bqhd,bkhd->bhqk', query, key).astype(jnp.float32)  # (B, H, T_q, T_k)
     if bias is not None and bias.shape[0] == 1:
@@ -111,7 +194,26 @@ class MultiHeadAttention(nn.Module):
       scores = jnp.where(mask, scores, jnp.finfo(jnp.float32).min)
     probs = nn.softmax(scores, axis=-1).astype(self.dtype)
     probs = Dropout(self.dropout_rate)(probs, deterministic=deterministic)
+    return jnp.einsum('bhqk,bkhd->bqhd', probs, value)  # (B, T_q, H, D)
 
-    out = jnp.einsum('bhqk,bkhd->bqhd', probs, value)  # (B, T_q, H, D)
-    out = out.reshape(*out.shape[:-2], inner_dim)  # (B, T_q, H * D)
-    return dense(d_model, inner_dim**-0.5, 'out')(out)
+  def _cached_keys_values(self, key, value, mask):
+    """Appends this call's keys/values to the cache; returns the whole cache and its mask."""
+    initialised = self.has_variable('cache', 'cached_key')
+    cached_key = self.variable('cache', 'cached_key', jnp.zeros, key.shape, key.dtype)
+    cached_value = self.variable('cache', 'cached_value', jnp.zeros, value.shape, value.dtype)
+    index = self.variable('cache', 'cache_index', lambda: jnp.zeros((), jnp.int32))
+    if not initialised:
+      # The initialising call only sizes the cache; it attends over its inputs as given.
+      return key, value, mask
+    new_length, max_length = key.shape[1], cached_key.value.shape[1]
+    start = index.value
+    cached_key.value = jax.lax.dynamic_update_slice(cached_key.value, key, (0, start, 0, 0))
+    cached_value.value = jax.lax.dynamic_update_slice(cached_value.value, value,
+                                                      (0, start, 0, 0))
+    index.value = start + new_length
+    # Query i of this call sits at position start + i and sees cached positions <= its own.
+    query_at = start + jnp.arange(new_length)[:, None]
+    cache_mask = (jnp.arange(max_length)[None, :] <= query_at)[None, None]  # (1, 1, T_new, max)
+    if mask is not None:
+      cache_mask = jnp.logical_and(cache_mask, mask)
+    return cached_key.value, cached_value.value, cache_mask

@@ -1,5 +1,5 @@
 """Layers shared by the model families: norms, the feed-forward block and token embeddings."""
-from typing import Any
+from typing import Any, Optional
 
 import flax.linen as nn
 import jax
@@ -61,35 +61,51 @@ class LayerNorm(nn.Module):
     return (y * scale + bias).astype(self.dtype)
 
 
-class MlpBlock(nn.Module):
-  """Position-wise feed-forward block without biases.
+MLP_ACTIVATIONS = ('relu', 'gated-gelu', 'gelu', 'gelu_tanh')
 
-  'relu': wo(relu(wi(x))) (T5 v1.0); 'gated-gelu': wo(gelu(wi_0(x)) * wi_1(x)) (T5 v1.1,
-  arXiv:2002.05202), gelu in its tanh approximation as HF's `gelu_new`.
+
+class MlpBlock(nn.Module):
+  """Position-wise feed-forward block.
+
+  'relu': wo(relu(wi(x))) (Vaswani et al., T5 v1.0); 'gated-gelu': wo(gelu(wi_0(x)) * wi_1(x))
+  (T5 v1.1, arXiv:2002.05202) with gelu's tanh approximation as HF's `gelu_new`; 'gelu': the exact
+  erf gelu (BERT); 'gelu_tanh': the tanh approximation (GPT-2). `init_std` None keeps T5's fan-in
+  initialisers; a value gives wi normal(init_std) and wo normal(out_init_std or init_std).
   """
   d_ff: int
   activation: str = 'relu'
   dropout_rate: float = 0.0
   dtype: Dtype = jnp.float32
+  use_bias: bool = False
+  init_std: Optional[float] = None
+  out_init_std: Optional[float] = None
 
   @nn.compact
   def __call__(self, x, deterministic: bool):
     d_model = x.shape[-1]
 
     def dense(features, std, name):
-      return nn.Dense(features, use_bias=False, dtype=self.dtype, param_dtype=jnp.float32,
-                      kernel_init=nn.initializers.normal(std), name=name)
+      return nn.Dense(features, use_bias=self.use_bias, dtype=self.dtype,
+                      param_dtype=jnp.float32, kernel_init=nn.initializers.normal(std), name=name)
 
-    # HF T5 init: std d_model**-0.5 into the hidden layer, d_ff**-0.5 out of it.
-    if self.activation == 'relu':
-      h = nn.relu(dense(self.d_ff, d_model**-0.5, 'wi')(x))
-    elif self.activation == 'gated-gelu':
-      gate = nn.gelu(dense(self.d_ff, d_model**-0.5, 'wi_0')(x), approximate=True)
-      h = gate * dense(self.d_ff, d_model**-0.5, 'wi_1')(x)
+    if self.init_std is None:
+      # HF T5 init: std d_model**-0.5 into the hidden layer, d_ff**-0.5 out of it.
+      in_std, out_std = d_model**-0.5, self.d_ff**-0.5
     else:
-      raise ValueError(f"Unknown MLP activation {self.activation!r}; use 'relu' or 'gated-gelu'.")
+      in_std = self.init_std
+      out_std = self.init_std if self.out_init_std is None else self.out_init_std
+    if self.activation == 'relu':
+      h = nn.relu(dense(self.d_ff, in_std, 'wi')(x))
+    elif self.activation == 'gated-gelu':
+      gate = nn.gelu(dense(self.d_ff, in_std, 'wi_0')(x), approximate=True)
+      h = gate * dense(self.d_ff, in_std, 'wi_1')(x)
+    elif self.activation in ('gelu', 'gelu_tanh'):
+      h = nn.gelu(dense(self.d_ff, in_std, 'wi')(x), approximate=self.activation == 'gelu_tanh')
+    else:
+      raise ValueError(f'Unknown MLP activation {self.activation!r}; use one of '
+                       f'{MLP_ACTIVATIONS}.')
     h = Dropout(self.dropout_rate)(h, deterministic=deterministic)
-    return dense(d_model, self.d_ff**-0.5, 'wo')(h)
+    return dense(d_model, out_std, 'wo')(h)
 
 
 class Embed(nn.Module):

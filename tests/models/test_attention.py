@@ -75,7 +75,8 @@ def test_padded_encoder_positions_do_not_change_logits():
   decoder_tokens = jnp.array([[0, 3, 4], [0, 5, 0]])
   variables = model.init(jax.random.key(0), short, decoder_tokens)
   logits = model.apply(variables, short, decoder_tokens)
-  np.testing.assert_allclose(model.apply(variables, long, decoder_tokens), logits, atol=1e-6)
+  # Longer padding changes float32 summation order only (~1e-6 on some CPUs).
+  np.testing.assert_allclose(model.apply(variables, long, decoder_tokens), logits, atol=1e-5)
 
   # Encoder self-attention: real positions ignore the padding.
   encoded = model.apply(variables, short, method=T5.encode)

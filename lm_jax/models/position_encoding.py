@@ -1,0 +1,37 @@
+"""Position information for the families without T5's relative bias: the sinusoidal encoding of
+Vaswani et al. (2017) and rotary embeddings (RoFormer, Su et al. 2021)."""
+import jax.numpy as jnp
+
+
+def sinusoidal_position_encoding(positions, d_model: int, max_timescale: float = 10_000.0):
+  """(..., T) int positions -> (..., T, d_model) float32, exactly §3.5 of the paper:
+
+  PE(pos, 2i) = sin(pos / 10000^(2i / d_model)), PE(pos, 2i + 1) = cos(pos / 10000^(2i / d_model)).
+  Even and odd features interleave, as the formula says (tensor2tensor concatenates the sin and
+  cos halves instead, a permutation of the same features).
+  """
+  if d_model % 2:
+    raise ValueError(f'The sinusoidal encoding needs an even d_model, got {d_model}.')
+  two_i = jnp.arange(0, d_model, 2, dtype=jnp.float32)  # (d_model / 2,)
+  angles = positions[..., None].astype(jnp.float32) / max_timescale**(two_i / d_model)
+  return jnp.stack([jnp.sin(angles), jnp.cos(angles)], axis=-1).reshape(
+      *positions.shape, d_model)
+
+
+def apply_rotary_embedding(x, positions, base: float = 10_000.0):
+  """Rotates query or key heads x (B, T, H, D) by their positions (B, T).
+
+  The rotate-half layout of GPT-NeoX and Llama: feature j pairs with j + D/2, and the pair turns
+  by angle pos * base^(-2j/D). Computed in float32 and cast back, so bf16 keeps exact angles.
+  """
+  head_dim = x.shape[-1]
+  if head_dim % 2:
+    raise ValueError(f'Rotary embeddings need an even head_dim, got {head_dim}.')
+  inverse_frequency = base**(-jnp.arange(0, head_dim, 2, dtype=jnp.float32) / head_dim)
+  angles = positions[..., None].astype(jnp.float32) * inverse_frequency  # (B, T, D/2)
+  cos = jnp.concatenate([jnp.cos(angles)] * 2, axis=-1)[:, :, None, :]  # (B, T, 1, D)
+  sin = jnp.concatenate([jnp.sin(angles)] * 2, axis=-1)[:, :, None, :]
+  x32 = x.astype(jnp.float32)
+  first, second = jnp.split(x32, 2, axis=-1)
+  rotated_half = jnp.concatenate([-second, first], axis=-1)
+  return (x32 * cos + rotated_half * sin).astype(x.dtype)

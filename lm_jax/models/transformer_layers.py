@@ -1,0 +1,152 @@
+"""The Transformer layer shared by GPT-, BERT- and Vaswani-style models, configured by `BlockConfig`:
+LayerNorm before (pre-LN) or after (post-LN) each residual sublayer, biased projections, learned,
+sinusoidal or rotary positions, exact or fused attention."""
+import dataclasses
+from typing import Optional
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from lm_jax.models.attention import IMPLEMENTATIONS, MultiHeadAttention
+from lm_jax.models.layers import Dropout, LayerNorm, MlpBlock
+from lm_jax.models.model_config import DTYPE_OPTIONS, ModelConfig
+from lm_jax.models.position_encoding import sinusoidal_position_encoding
+
+NORM_POSITIONS = ('pre', 'post')
+POSITION_EMBEDDINGS = ('learned', 'sinusoidal', 'rope')
+ACTIVATIONS = ('gelu', 'gelu_tanh', 'relu')
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockConfig(ModelConfig):
+  """Keys every GPT/BERT/Transformer model config shares; the families add their own and defaults.
+
+  norm_position: 'pre' is LayerNorm(x) -> sublayer -> + x, with a final LayerNorm (GPT-2);
+    'post' is LayerNorm(x + sublayer(x)) (Vaswani et al., BERT).
+  position_embedding: 'learned' (a table of max_length rows), 'sinusoidal' (§3.5 of Vaswani et
+    al.) or 'rope' (rotary embeddings on queries and keys, nothing added to the embeddings).
+  attention_impl: 'fused' runs `jax.nn.dot_product_attention` (cuDNN flash attention on GPU in
+    bf16, XLA elsewhere) whenever attention dropout is off; 'exact' spells out the math.
+  """
+  vocab_size: int = 32128
+  d_model: int = 512
+  num_heads: int = 8
+  head_dim: int = 64
+  d_ff: int = 2048
+  activation: str = 'gelu'
+  use_bias: bool = True
+  norm_position: str = 'post'
+  layer_norm_epsilon: float = 1e-5
+  dropout_rate: float = 0.1
+  attention_dropout_rate: float = 0.1
+  init_std: float = 0.02
+  position_embedding: str = 'learned'
+  max_length: int = 512
+  rope_base: float = 10_000.0
+  attention_impl: str = 'exact'
+  dtype: str = 'float32'
+
+  def __post_init__(self):
+    self.require_positive_ints('vocab_size', 'd_model', 'num_heads', 'head_dim', 'd_ff',
+                               'max_length')
+    self.require_choice('activation', ACTIVATIONS)
+    self.require_choice('norm_position', NORM_POSITIONS)
+    self.require_choice('position_embedding', POSITION_EMBEDDINGS)
+    self.require_choice('attention_impl', IMPLEMENTATIONS)
+    self.require_choice('dtype', DTYPE_OPTIONS)
+    self.require_bool('use_bias')
+    for key in ('dropout_rate', 'attention_dropout_rate'):
+      self.require(0.0 <= getattr(self, key) < 1.0, key, 'must be in [0, 1)')
+    for key in ('layer_norm_epsilon', 'init_std', 'rope_base'):
+      self.require(getattr(self, key) > 0, key, 'must be > 0')
+    self.require(self.position_embedding != 'sinusoidal' or self.d_model % 2 == 0, 'd_model',
+                 'must be even for sinusoidal positions')
+    self.require(self.position_embedding != 'rope' or self.head_dim % 2 == 0, 'head_dim',
+                 'must be even for rotary embeddings')
+
+  @property
+  def rope(self) -> Optional[float]:
+    return self.rope_base if self.position_embedding == 'rope' else None
+
+
+def layer_norm(cfg: BlockConfig, name: str) -> LayerNorm:
+  return LayerNorm(cfg.layer_norm_epsilon, cfg.compute_dtype, name=name)
+
+
+class PositionEmbedding(nn.Module):
+  """Absolute position vectors (B, T, d_model) for 'learned' or 'sinusoidal'; None for 'rope'."""
+  config: BlockConfig
+
+  @nn.compact
+  def __call__(self, positions):
+    cfg = self.config
+    if cfg.position_embedding == 'learned':
+      table = self.param('embedding', nn.initializers.normal(cfg.init_std),
+                         (cfg.max_length, cfg.d_model), jnp.float32)
+      return jnp.take(table, positions, axis=0).astype(cfg.compute_dtype)
+    if cfg.position_embedding == 'sinusoidal':
+      return sinusoidal_position_encoding(positions, cfg.d_model).astype(cfg.compute_dtype)
+    return None
+
+
+def check_length(cfg: BlockConfig, length: int, what: str) -> None:
+  """Learned tables silently clamp out-of-range positions under jit; refuse them instead."""
+  if cfg.position_embedding == 'learned' and length > cfg.max_length:
+    raise ValueError(f'{what} has length {length} but the learned position table has '
+                     f'config.model.max_length={cfg.max_length} rows; shorten the sequence or '
+                     'raise max_length.')
+
+
+def default_positions(tokens, positions):
+  """Packed batches carry their positions; otherwise 0..T-1 for every row."""
+  if positions is not None:
+    return positions
+  return jnp.broadcast_to(jnp.arange(tokens.shape[-1], dtype=jnp.int32), tokens.shape)
+
+
+class TransformerLayer(nn.Module):
+  """Self-attention, optional cross-attention over an encoder output, then the MLP.
+
+  `out_init_std` sets the init of the projections that write into the residual stream (GPT-2
+  scales them by 1/sqrt(2 * num_layers)); None uses `init_std`.
+  """
+  config: BlockConfig
+  has_cross_attention: bool = False
+  out_init_std: Optional[float] = None
+
+  def _attention(self, name: str, rope: Optional[float]) -> MultiHeadAttention:
+    cfg = self.config
+    return MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.attention_dropout_rate,
+                              scale_scores=True, use_bias=cfg.use_bias, init_std=cfg.init_std,
+                              out_init_std=self.out_init_std, rope_base=rope,
+                              implementation=cfg.attention_impl, dtype=cfg.compute_dtype,
+                              name=name)
+
+  def _residual(self, name: str, sublayer, x, deterministic: bool):
+    cfg = self.config
+    dropout = Dropout(cfg.dropout_rate)
+    if cfg.norm_position == 'pre':
+      return x + dropout(sublayer(layer_norm(cfg, f'{name}_norm')(x)), deterministic)
+    # Post-LN, "LayerNorm(x + Sublayer(x))" (Vaswani et al. §5.4).
+    return layer_norm(cfg, f'{name}_norm')(x + dropout(sublayer(x), deterministic))
+
+  @nn.compact
+  def __call__(self, x, mask, deterministic: bool, *, positions=None, encoded=None,
+               cross_mask=None, decode: bool = False):
+    """x (B, T, d_model); mask (B, 1, T, T) or None; positions (B, T) for rotary embeddings;
+    encoded (B, T_enc, d_model) and cross_mask (B, 1, T, T_enc) with cross-attention."""
+    cfg = self.config
+    self_attention = self._attention('self_attention', cfg.rope)
+    x = self._residual(
+        'self_attention',
+        lambda y: self_attention(y, y, mask, None, deterministic, query_positions=positions,
+                                 key_positions=positions, decode=decode), x, deterministic)
+    if self.has_cross_attention:
+      cross_attention = self._attention('cross_attention', None)
+      x = self._residual('cross_attention',
+                         lambda y: cross_attention(y, encoded, cross_mask, None, deterministic),
+                         x, deterministic)
+    mlp = MlpBlock(cfg.d_ff, cfg.activation, cfg.dropout_rate, cfg.compute_dtype,
+                   use_bias=cfg.use_bias, init_std=cfg.init_std, out_init_std=self.out_init_std,
+                   name='mlp')
+    return self._residual('mlp', lambda y: mlp(y, deterministic), x, deterministic)
