@@ -146,7 +146,8 @@ class TransformerLayer(nn.Module):
       x = self._residual('cross_attention',
                          lambda y: cross_attention(y, encoded, cross_mask, None, deterministic),
                          x, deterministic)
-    mlp = MlpBlock(cfg.d_ff, cfg.activation, cfg.dropout_rate, cfg.compute_dtype,
+    # No dropout inside the MLP: GPT-2, BERT and Vaswani et al. drop only sublayer outputs.
+    mlp = MlpBlock(cfg.d_ff, cfg.activation, 0.0, cfg.compute_dtype,
                    use_bias=cfg.use_bias, init_std=cfg.init_std, out_init_std=self.out_init_std,
                    name='mlp')
     return self._residual('mlp', lambda y: mlp(y, deterministic), x, deterministic)

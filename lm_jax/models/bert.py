@@ -1,0 +1,130 @@
+"""BERT (Devlin et al. 2019): an encoder-only Transformer with a masked-LM head, numerically
+matching HF's BertForMaskedLM."""
+import dataclasses
+import functools
+from typing import ClassVar
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from lm_jax.models.attention import combine_masks, make_attention_mask, make_segment_mask
+from lm_jax.models.layers import Dropout, Embed
+from lm_jax.models.registry import register_model
+from lm_jax.models.transformer_layers import (BlockConfig, PositionEmbedding, TransformerLayer,
+                                              check_length, default_positions, layer_norm)
+
+# The MLM head's transform uses the same activation as the MLPs (HF `hidden_act`).
+ACTIVATION_FNS = {
+    'gelu': functools.partial(nn.gelu, approximate=False),  # BERT's exact erf gelu
+    'gelu_tanh': functools.partial(nn.gelu, approximate=True),
+    'relu': nn.relu,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class BertConfig(BlockConfig):
+  """The keys of `config.model` for `name='bert'` (defaults: BERT-base, 110M parameters)."""
+  NAME = 'bert'
+  vocab_size: int = 30522
+  d_model: int = 768
+  num_heads: int = 12
+  head_dim: int = 64
+  d_ff: int = 3072
+  num_layers: int = 12
+  max_length: int = 512
+  type_vocab_size: int = 2  # segment A / segment B of BERT's sentence pairs (§3.2)
+  activation: str = 'gelu'
+  norm_position: str = 'post'
+  layer_norm_epsilon: float = 1e-12
+  dropout_rate: float = 0.1
+  attention_dropout_rate: float = 0.1
+  init_std: float = 0.02
+  position_embedding: str = 'learned'
+
+  def __post_init__(self):
+    super().__post_init__()
+    self.require_positive_ints('num_layers', 'type_vocab_size')
+
+
+class MlmHead(nn.Module):
+  """HF BertLMPredictionHead: Dense -> activation -> LayerNorm, then the word embeddings
+  transposed plus a per-token output bias (the tied output layer of the original BERT code,
+  run_pretraining.py `get_masked_lm_output`)."""
+  config: BertConfig
+  token_embedder: Embed
+
+  @nn.compact
+  def __call__(self, x):
+    cfg = self.config
+    x = nn.Dense(cfg.d_model, dtype=cfg.compute_dtype, param_dtype=jnp.float32,
+                 kernel_init=nn.initializers.normal(cfg.init_std), name='transform')(x)
+    x = layer_norm(cfg, 'transform_norm')(ACTIVATION_FNS[cfg.activation](x))
+    bias = self.param('bias', nn.initializers.zeros, (cfg.vocab_size,), jnp.float32)
+    return self.token_embedder.attend(x).astype(jnp.float32) + bias  # (B, T, vocab_size)
+
+
+class Bert(nn.Module):
+  """BERT; dropout is on exactly when a 'dropout' rng is passed to `apply`.
+
+  Embeddings are word + position + token type, LayerNorm-ed and dropped out (HF
+  BertEmbeddings); that norm stays with pre-LN layers, which add `final_norm` after the stack.
+  """
+  family: ClassVar[str] = 'encoder_only'
+  config: BertConfig
+
+  def setup(self):
+    cfg = self.config
+    embedding_init = nn.initializers.normal(cfg.init_std)
+    self.token_embedder = Embed(cfg.vocab_size, cfg.d_model, dtype=cfg.compute_dtype,
+                                embedding_init=embedding_init)
+    self.token_type_embedder = Embed(cfg.type_vocab_size, cfg.d_model, dtype=cfg.compute_dtype,
+                                     embedding_init=embedding_init)
+    self.position_embedder = PositionEmbedding(cfg)
+    self.embedding_norm = layer_norm(cfg, 'embedding_norm')
+    self.dropout = Dropout(cfg.dropout_rate)
+    self.layers = [TransformerLayer(cfg) for _ in range(cfg.num_layers)]  # layers_0, ...
+    if cfg.norm_position == 'pre':
+      self.final_norm = layer_norm(cfg, 'final_norm')
+    self.mlm_head = MlmHead(cfg, self.token_embedder)
+
+  def __call__(self, encoder_input_tokens, encoder_segment_ids=None, encoder_positions=None,
+               encoder_token_type_ids=None):
+    """(B, T) int tokens -> MLM logits (B, T, vocab_size) float32."""
+    encoded = self.encode(encoder_input_tokens, encoder_segment_ids, encoder_positions,
+                          encoder_token_type_ids)
+    return self.mlm_head(encoded)
+
+  def encode(self, encoder_input_tokens, encoder_segment_ids=None, encoder_positions=None,
+             encoder_token_type_ids=None):
+    """(B, T) int tokens -> final hidden states (B, T, d_model), the input of task heads.
+
+    Segment ids (packed rows) confine attention to each segment; token type ids (default 0)
+    are BERT's sentence A/B embeddings and do not mask anything.
+    """
+    cfg = self.config
+    deterministic = not self.has_rng('dropout')
+    tokens = encoder_input_tokens
+    check_length(cfg, tokens.shape[-1], 'encoder_input_tokens')
+    positions = default_positions(tokens, encoder_positions)
+    token_types = (jnp.zeros_like(tokens) if encoder_token_type_ids is None
+                   else encoder_token_type_ids)
+    x = self.token_embedder(tokens) + self.token_type_embedder(token_types)  # (B, T, d_model)
+    position_vectors = self.position_embedder(positions)  # None for rotary embeddings
+    if position_vectors is not None:
+      x = x + position_vectors
+    x = self.dropout(self.embedding_norm(x), deterministic)
+    # Keys masked by pad id 0 (HF attention_mask = ids != 0), and by segment when packed.
+    mask = combine_masks(
+        make_attention_mask(tokens, tokens),
+        None if encoder_segment_ids is None else make_segment_mask(encoder_segment_ids,
+                                                                   encoder_segment_ids))
+    for layer in self.layers:
+      x = layer(x, mask, deterministic, positions=positions)
+    if cfg.norm_position == 'pre':
+      x = self.final_norm(x)
+    return x
+
+
+@register_model('bert')
+def build_bert(model_config) -> Bert:
+  return Bert(BertConfig.from_model_config(model_config))
