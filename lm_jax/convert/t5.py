@@ -1,4 +1,4 @@
-"""Import and export of Hugging Face T5 checkpoints (config.json + safetensors or pytorch_model.bin)."""
+"""Hugging Face T5 checkpoints (`T5ForConditionalGeneration`) to and from lm_jax's T5."""
 import json
 import os
 from typing import Any, Mapping
@@ -6,9 +6,9 @@ from typing import Any, Mapping
 import jax
 import numpy as np
 from flax import traverse_util
-from safetensors import safe_open
 from safetensors.numpy import save_file
 
+from lm_jax.convert.hf_files import check_alias, load_hf_tensors
 from lm_jax.models.t5 import T5, T5Config
 
 # HF stores the shared embedding again under these names (tied); they must equal shared.weight.
@@ -74,56 +74,17 @@ def _param_map(cfg: T5Config) -> dict[str, tuple[tuple[str, ...], bool]]:
   return names
 
 
-def _load_safetensors(filename: str) -> dict[str, np.ndarray]:
-  # The flax framework reads bfloat16 (numpy cannot); keep the arrays on the host.
-  with jax.default_device(jax.devices('cpu')[0]), safe_open(filename, framework='flax') as f:
-    return {k: np.asarray(f.get_tensor(k)).astype(np.float32) for k in f.keys()}
-
-
-def _load_hf_tensors(path: str) -> dict[str, np.ndarray]:
-  """All tensors of an HF checkpoint directory as float32 numpy arrays."""
-  safetensors_file = os.path.join(path, 'model.safetensors')
-  index_file = os.path.join(path, 'model.safetensors.index.json')
-  torch_file = os.path.join(path, 'pytorch_model.bin')
-  if os.path.exists(safetensors_file):
-    return _load_safetensors(safetensors_file)
-  if os.path.exists(index_file):
-    with open(index_file) as f:
-      shards = sorted(set(json.load(f)['weight_map'].values()))
-    tensors = {}
-    for shard in shards:
-      tensors.update(_load_safetensors(os.path.join(path, shard)))
-    return tensors
-  if os.path.exists(torch_file):
-    try:
-      import torch  # pylint: disable=g-import-not-at-top
-    except ImportError as e:
-      raise ImportError(f'{torch_file} is a PyTorch pickle and needs torch to read; install '
-                        'torch or convert the checkpoint to model.safetensors.') from e
-    state = torch.load(torch_file, map_location='cpu', weights_only=True)
-    return {k: v.float().numpy() for k, v in state.items()}
-  raise FileNotFoundError(f'No model.safetensors, model.safetensors.index.json or '
-                          f'pytorch_model.bin in {path!r}.')
-
-
-def _check_alias(tensors, name: str, reference: str, reason: str):
-  if name in tensors and not np.array_equal(tensors.pop(name), tensors[reference]):
-    raise ValueError(f'Checkpoint tensor {name} differs from {reference}; {reason}')
-
-
-def from_hf(path: str) -> tuple[T5, dict]:
+def from_hf(path: str, hf_config: Mapping[str, Any]) -> tuple[T5, dict]:
   """Loads a local HF T5 checkpoint directory as (T5 module, {'params': float32 numpy})."""
-  with open(os.path.join(path, 'config.json')) as f:
-    hf_config = json.load(f)
   cfg = t5_config_from_hf(hf_config)
-  tensors = _load_hf_tensors(path)
+  tensors = load_hf_tensors(path)
   for name in _IGNORED:
     tensors.pop(name, None)
   if 'shared.weight' in tensors:
     for name in _TIED_EMBEDDING_ALIASES:
-      _check_alias(tensors, name, 'shared.weight', 'encoder/decoder embeddings must be shared.')
+      check_alias(tensors, name, 'shared.weight', 'encoder/decoder embeddings must be shared.')
     if cfg.tie_embeddings:
-      _check_alias(tensors, 'lm_head.weight', 'shared.weight',
+      check_alias(tensors, 'lm_head.weight', 'shared.weight',
                    'an untied lm_head with v1.0 output scaling is not supported.')
     elif 'lm_head.weight' not in tensors and hf_config.get('tie_word_embeddings', True):
       # Unscaled but tied (how transformers >= 5 saves v1.1): an untied head starting equal.

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lm_jax.models import build_model
+from lm_jax.models.relative_position import RelativePositionBias
 from lm_jax.models.t5 import T5, T5Config
 
 TINY = dict(vocab_size=64, d_model=32, num_heads=4, head_dim=8, d_ff=64,
@@ -23,7 +24,7 @@ def _param_count(cfg: T5Config) -> int:
 def test_build_model_from_config_dict():
   model = build_model(ml_collections.ConfigDict({'name': 't5', **TINY}))
   assert isinstance(model, T5) and model.config == T5Config(**TINY)
-  with pytest.raises(ValueError, match=r"'gpt9'.*\['t5'"):
+  with pytest.raises(ValueError, match=r"'gpt9'.*registered models: \[.*'t5'"):
     build_model(ml_collections.ConfigDict({'name': 'gpt9'}))
 
 
@@ -82,3 +83,109 @@ def test_parameter_count_matches_hf():
   untied = dataclasses.replace(cfg, feed_forward='gated-gelu', tie_embeddings=False)
   assert _param_count(untied) == _param_count(cfg) + cfg.vocab_size * cfg.d_model + (
       (cfg.num_encoder_layers + cfg.num_decoder_layers) * cfg.d_model * cfg.d_ff)
+
+
+def _decoder_setup(seed=0, batch=2, enc_length=5, dec_length=7):
+  cfg = T5Config(**TINY, dropout_rate=0.0)
+  model = T5(cfg)
+  rng = np.random.default_rng(seed)
+  encoder_tokens = jnp.asarray(rng.integers(1, cfg.vocab_size, (batch, enc_length)), jnp.int32)
+  encoder_tokens = encoder_tokens.at[1, -2:].set(0)  # padding in the encoder input
+  decoder_tokens = jnp.asarray(rng.integers(0, cfg.vocab_size, (batch, dec_length)), jnp.int32)
+  decoder_tokens = decoder_tokens.at[:, 0].set(0)  # BOS
+  variables = model.init(jax.random.key(seed), encoder_tokens, decoder_tokens)
+  encoded = model.apply(variables, encoder_tokens, method=model.encode)
+  full = model.apply(variables, encoded, encoder_tokens, decoder_tokens, method=model.decode)
+  return model, variables, encoded, encoder_tokens, decoder_tokens, full
+
+
+def _empty_cache(model, variables, encoded, encoder_tokens, decoder_tokens):
+  """The cache sized by one decode=True call on max-length inputs (that call's output unused)."""
+  _, state = model.apply(variables, encoded, encoder_tokens, jnp.zeros_like(decoder_tokens),
+                         decode=True, mutable=['cache'], method=model.decode)
+  return state['cache']
+
+
+def _cached_logits(model, variables, encoded, encoder_tokens, decoder_tokens, chunks):
+  """Feeds decoder_tokens through the cache in chunks of the given lengths; (B, T, V) logits."""
+  cache = _empty_cache(model, variables, encoded, encoder_tokens, decoder_tokens)
+  outputs, start = [], 0
+  batch = decoder_tokens.shape[0]
+  for length in chunks:
+    positions = jnp.broadcast_to(jnp.arange(start, start + length), (batch, length))
+    logits, state = model.apply(
+        {**variables, 'cache': cache}, encoded, encoder_tokens,
+        decoder_tokens[:, start:start + length], decoder_positions=positions, decode=True,
+        mutable=['cache'], method=model.decode)
+    cache = state['cache']
+    outputs.append(logits)
+    start += length
+  return jnp.concatenate(outputs, axis=1)
+
+
+@pytest.mark.parametrize('chunks', [(1,) * 7, (4, 1, 1, 1), (3, 2, 2)])
+def test_decode_with_cache_matches_full_decoder(chunks):
+  model, variables, encoded, encoder_tokens, decoder_tokens, full = _decoder_setup()
+  cached = _cached_logits(model, variables, encoded, encoder_tokens, decoder_tokens, chunks)
+  np.testing.assert_allclose(cached, full, atol=1e-5, rtol=1e-5)
+
+
+def test_decode_cache_longer_than_the_decoded_prefix():
+  # A cache of 7 slots fed 3 tokens: the unwritten slots must not be attended to.
+  model, variables, encoded, encoder_tokens, decoder_tokens, full = _decoder_setup()
+  cache = _empty_cache(model, variables, encoded, encoder_tokens, decoder_tokens)
+  positions = jnp.broadcast_to(jnp.arange(3), (2, 3))
+  logits, _ = model.apply({**variables, 'cache': cache}, encoded, encoder_tokens,
+                          decoder_tokens[:, :3], decoder_positions=positions, decode=True,
+                          mutable=['cache'], method=model.decode)
+  np.testing.assert_allclose(logits, full[:, :3], atol=1e-5, rtol=1e-5)
+
+
+def test_cache_sizing_call_is_a_plain_causal_pass():
+  model, variables, encoded, encoder_tokens, decoder_tokens, full = _decoder_setup()
+  logits, _ = model.apply(variables, encoded, encoder_tokens, decoder_tokens, decode=True,
+                          mutable=['cache'], method=model.decode)
+  np.testing.assert_allclose(logits, full, atol=1e-5, rtol=1e-5)
+
+
+def test_decode_requires_positions():
+  model, variables, encoded, encoder_tokens, decoder_tokens, _ = _decoder_setup()
+  cache = _empty_cache(model, variables, encoded, encoder_tokens, decoder_tokens)
+  with pytest.raises(ValueError, match='decoder_positions'):
+    model.apply({**variables, 'cache': cache}, encoded, encoder_tokens, decoder_tokens[:, :1],
+                decode=True, mutable=['cache'], method=model.decode)
+
+
+def test_relative_bias_at_positions_matches_the_full_bias():
+  _, variables, *_ = _decoder_setup()
+  params = variables['params']['decoder']['relative_position_bias']
+  bias = RelativePositionBias(32, 128, TINY['num_heads'], bidirectional=False)
+  full = bias.apply({'params': params}, 6, 9)  # (1, H, 6, 9)
+  queries = jnp.array([[0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0]])
+  at = bias.apply({'params': params}, queries, jnp.arange(9), method=bias.at_positions)
+  assert at.shape == (2, TINY['num_heads'], 6, 9)
+  np.testing.assert_array_equal(at[0], full[0])
+  np.testing.assert_array_equal(at[1], full[0][:, ::-1])
+
+
+def test_packed_segments_match_separate_sequences():
+  # Two examples packed in one row give the logits each gets alone (segment masks in all three
+  # attentions; relative offsets within a segment are unchanged by packing).
+  cfg = T5Config(**TINY, dropout_rate=0.0)
+  model = T5(cfg)
+  rng = np.random.default_rng(1)
+  enc = [rng.integers(1, 64, n).astype(np.int32) for n in (4, 3)]
+  dec = [np.concatenate([[0], rng.integers(1, 64, n - 1)]).astype(np.int32) for n in (3, 4)]
+  packed_enc = jnp.asarray(np.concatenate(enc + [np.zeros(1, np.int32)]))[None]
+  packed_dec = jnp.asarray(np.concatenate(dec + [np.zeros(1, np.int32)]))[None]
+  enc_segments = jnp.asarray([[1] * 4 + [2] * 3 + [0]])
+  dec_segments = jnp.asarray([[1] * 3 + [2] * 4 + [0]])
+  enc_positions = jnp.asarray([[0, 1, 2, 3, 0, 1, 2, 0]])
+  dec_positions = jnp.asarray([[0, 1, 2, 0, 1, 2, 3, 0]])
+  variables = model.init(jax.random.key(0), packed_enc, packed_dec)
+  packed = model.apply(variables, packed_enc, packed_dec, enc_segments, dec_segments,
+                       enc_positions, dec_positions)
+  first = model.apply(variables, jnp.asarray(enc[0])[None], jnp.asarray(dec[0])[None])
+  second = model.apply(variables, jnp.asarray(enc[1])[None], jnp.asarray(dec[1])[None])
+  np.testing.assert_allclose(packed[:, :3], first, atol=1e-5, rtol=1e-5)
+  np.testing.assert_allclose(packed[:, 3:7], second, atol=1e-5, rtol=1e-5)
