@@ -1,27 +1,186 @@
-"""Greedy decoding for encoder-decoder models (full decoder pass per token; a KV cache comes later)."""
+"""Text generation with a key/value cache: `generate` decodes targets from encoder inputs
+(encoder-decoder) or continues prompts (decoder-only), greedily, by sampling or by beam search.
+
+One new token per step inside a `jax.lax.while_loop` that stops once every row has finished; the
+whole search is jitted once per (model, shapes, static options). Rows of different prompt
+lengths share the loop exactly: the common prefix is prefilled in one call, then each row's
+remaining prompt tokens are forced while the other rows already generate.
+"""
 import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from lm_jax.evaluation import model_runner, sampling
+from lm_jax.evaluation.beam_search import beam_search
+
+STRATEGIES = ('greedy', 'sample', 'beam')
+FAMILIES = ('encoder_decoder', 'decoder_only')
 
 
-@functools.partial(jax.jit, static_argnames=('model', 'max_length', 'eos_id'))
-def greedy_decode(model, variables, encoder_input_tokens, *, max_length: int, eos_id: int):
-  """Returns (B, max_length) token ids; positions after a sequence's EOS are 0 (pad)."""
-  batch = encoder_input_tokens.shape[0]
-  encoded = model.apply(variables, encoder_input_tokens, method=model.encode)
-  # T5 starts decoding from the pad id; position i of `tokens` is the input for output i.
-  tokens = jnp.zeros((batch, max_length + 1), jnp.int32)
-  done = jnp.zeros((batch,), bool)
+def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = 'greedy',
+             temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, num_beams: int = 4,
+             length_penalty: float = 1.0, rng=None, eos_id: int = 1, prompt_lengths=None,
+             use_cache: bool = True):
+  """Generated token ids (B, max_new_tokens) int32; 0 (pad) after a row's EOS, EOS kept.
 
-  def step(i, carry):
-    tokens, done = carry
-    logits = model.apply(variables, encoded, encoder_input_tokens, tokens[:, :-1],
-                         method=model.decode)
-    next_token = jnp.argmax(logits[:, i], axis=-1).astype(jnp.int32)
-    next_token = jnp.where(done, 0, next_token)
-    tokens = tokens.at[:, i + 1].set(next_token)
-    return tokens, done | (next_token == eos_id)
+  inputs: encoder_input_tokens (B, T_enc) for an encoder-decoder model (decoding starts from id
+    0, T5's decoder_start_token_id); right-padded prompts (B, P) for a decoder-only model, whose
+    true lengths are `prompt_lengths` (B,) (default all P: id 0 is a real GPT-2 token, so
+    padding cannot be told from the ids). The result holds only the new tokens.
+  strategy: 'greedy' (argmax); 'sample' (softmax of logits / temperature after top-k and top-p
+    filtering, drawn with keys folded from `rng` per position; temperature 0 is greedy); 'beam'
+    (num_beams beams, score sum(log p) / length ** length_penalty, the best finished
+    hypothesis per row).
+  eos_id: ends a row (-1: never, to generate all max_new_tokens).
+  use_cache: False re-runs the model over the whole prefix each step: the slow reference, which
+    gives the same tokens.
+  Call it eagerly: it validates concrete arguments, then runs one jitted search.
+  """
+  family = getattr(model, 'family', None)
+  if family not in FAMILIES:
+    raise ValueError(f'{type(model).__name__} is a {family!r} model, which scores tokens but '
+                     f'does not generate them; generate needs a model of family {FAMILIES}.')
+  options = _check_options(max_new_tokens, strategy, temperature, top_k, top_p, num_beams,
+                           eos_id, rng)
+  if strategy == 'sample' and temperature == 0:
+    strategy = 'greedy'  # The limit of softmax(logits / T) as T -> 0.
+  inputs = jnp.asarray(inputs)
+  if inputs.ndim != 2 or not jnp.issubdtype(inputs.dtype, jnp.integer):
+    raise ValueError(f'inputs must be integer token ids (B, T), got {inputs.dtype} '
+                     f'{inputs.shape}.')
+  inputs = inputs.astype(jnp.int32)
+  batch = inputs.shape[0]
+  if family == 'encoder_decoder':
+    if prompt_lengths is not None:
+      raise ValueError('prompt_lengths applies to decoder-only prompts; an encoder-decoder '
+                       'model decodes from the start token and its inputs are masked by pad id 0.')
+    prompts, lengths = jnp.zeros((batch, 1), jnp.int32), np.ones(batch, np.int32)
+  else:
+    prompts, lengths = inputs, _prompt_lengths(prompt_lengths, inputs.shape)
+  _check_positions(model, prompts.shape[1], options['max_new_tokens'])
+  if rng is None:
+    rng = jax.random.key(0)  # Unused by greedy and beam search.
+  variables = {name: value for name, value in variables.items() if name != 'cache'}
+  return _generate(
+      model, variables, inputs, prompts, jnp.asarray(lengths), rng,
+      jnp.float32(temperature), jnp.float32(top_p), jnp.float32(length_penalty),
+      strategy=strategy, max_new_tokens=options['max_new_tokens'],
+      top_k=options['top_k'] if strategy == 'sample' else 0,
+      use_top_p=strategy == 'sample' and top_p < 1.0,
+      num_beams=options['num_beams'] if strategy == 'beam' else 1, eos_id=options['eos_id'],
+      prefill_length=int(lengths.min()), use_cache=bool(use_cache))
 
-  tokens, _ = jax.lax.fori_loop(0, max_length, step, (tokens, done))
-  return tokens[:, 1:]
+
+def _integer(name: str, value, minimum: int, meaning: str = '') -> int:
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    raise ValueError(f'{name} must be an integer >= {minimum}{meaning}, got {value!r}.')
+  return int(value)
+
+
+def _check_options(max_new_tokens, strategy, temperature, top_k, top_p, num_beams, eos_id,
+                   rng) -> dict:
+  """The validated static options, as Python ints (they key the jit cache)."""
+  if strategy not in STRATEGIES:
+    raise ValueError(f'Unknown decoding strategy {strategy!r}; use one of {STRATEGIES}.')
+  if not temperature >= 0:
+    raise ValueError(f'temperature must be >= 0 (0 decodes greedily), got {temperature!r}.')
+  if not 0 < top_p <= 1:
+    raise ValueError(f'top_p must be in (0, 1], got {top_p!r}.')
+  if strategy == 'sample' and temperature > 0 and rng is None:
+    raise ValueError("strategy='sample' needs rng, a jax.random key.")
+  return dict(max_new_tokens=_integer('max_new_tokens', max_new_tokens, 1),
+              top_k=_integer('top_k', top_k, 0, ' (0 keeps every token)'),
+              num_beams=_integer('num_beams', num_beams, 1),
+              eos_id=_integer('eos_id', eos_id, -1, ' (-1: no EOS)'))
+
+
+def _prompt_lengths(prompt_lengths, shape) -> np.ndarray:
+  batch, width = shape
+  if width < 1:
+    raise ValueError('Decoder-only prompts need at least one token (e.g. a BOS id) per row.')
+  if prompt_lengths is None:
+    return np.full(batch, width, np.int32)
+  try:
+    lengths = np.asarray(prompt_lengths)
+  except jax.errors.TracerArrayConversionError as e:
+    raise ValueError('prompt_lengths must be concrete (call generate outside jit).') from e
+  if lengths.shape != (batch,) or not np.issubdtype(lengths.dtype, np.integer):
+    raise ValueError(f'prompt_lengths must be integers of shape ({batch},), got '
+                     f'{lengths.dtype} {lengths.shape}.')
+  if lengths.min() < 1 or lengths.max() > width:
+    raise ValueError(f'prompt_lengths must lie in [1, {width}] (the prompt width), got '
+                     f'{lengths.tolist()}.')
+  return lengths.astype(np.int32)
+
+
+def _check_positions(model, prompt_width: int, max_new_tokens: int) -> None:
+  """A learned position table has max_length rows; jit would clamp positions past it silently."""
+  config = getattr(model, 'config', None)
+  if getattr(config, 'position_embedding', None) != 'learned':
+    return
+  needed = prompt_width + max_new_tokens - 1  # the last new token is never fed back
+  if needed > config.max_length:
+    raise ValueError(
+        f'Prompts of width {prompt_width} and max_new_tokens={max_new_tokens} need {needed} '
+        f'positions, more than config.model.max_length={config.max_length} (the rows of the '
+        'learned position table); shorten the prompts or max_new_tokens.')
+
+
+@functools.partial(jax.jit, static_argnames=(
+    'model', 'strategy', 'max_new_tokens', 'top_k', 'use_top_p', 'num_beams', 'eos_id',
+    'prefill_length', 'use_cache'))
+def _generate(model, variables, inputs, prompts, prompt_lengths, rng, temperature, top_p,
+              length_penalty, *, strategy, max_new_tokens, top_k, use_top_p, num_beams, eos_id,
+              prefill_length, use_cache):
+  batch, width = prompts.shape
+  length = width + max_new_tokens
+  # The buffer: each row's prompt, zeros after it (right padding is not the model's to see).
+  in_prompt = jnp.arange(width) < prompt_lengths[:, None]
+  seqs = jnp.pad(jnp.where(in_prompt, prompts, 0), ((0, 0), (0, max_new_tokens)))
+  # The last buffer position is produced but never fed: the cache needs length - 1 slots.
+  runner = model_runner.make_runner(model, variables, inputs, cache_length=length - 1,
+                                    use_cache=use_cache)
+  if strategy == 'beam':
+    seqs = beam_search(runner, seqs, prompt_lengths, prefill_length=prefill_length,
+                       max_new_tokens=max_new_tokens, num_beams=num_beams, eos_id=eos_id,
+                       length_penalty=length_penalty)
+  else:
+    choose = lambda logits, t: sampling.choose_tokens(
+        logits, jax.random.fold_in(rng, t), sample=strategy == 'sample',
+        temperature=temperature, top_k=top_k, top_p=top_p, use_top_p=use_top_p)
+    seqs = _token_by_token(runner, seqs, prompt_lengths, choose, prefill_length=prefill_length,
+                           max_new_tokens=max_new_tokens, eos_id=eos_id)
+  window = prompt_lengths[:, None] + jnp.arange(max_new_tokens)  # each row's new tokens
+  return jnp.take_along_axis(seqs, window, axis=1)
+
+
+def _token_by_token(runner, seqs, prompt_lengths, choose, *, prefill_length: int,
+                    max_new_tokens: int, eos_id: int):
+  """Greedy or sampled decoding; returns the filled buffer (B, L)."""
+  length = seqs.shape[1]
+  window_end = prompt_lengths + max_new_tokens
+
+  def place(t, logits, seqs, done):
+    """Writes buffer position t: the prompt token, a chosen one, or 0 once a row is done."""
+    forced = t < prompt_lengths
+    token = jnp.where(forced, seqs[:, t], jnp.where(done, 0, choose(logits, t)))
+    done = done | (~forced & (token == eos_id)) | (t + 1 >= window_end)
+    return seqs.at[:, t].set(token), done
+
+  logits, cache = runner.prefill(seqs, prefill_length)
+  seqs, done = place(prefill_length, logits, seqs, jnp.zeros(seqs.shape[0], bool))
+
+  def cond(carry):
+    t, _, done, _ = carry
+    return (t < length) & ~jnp.all(done)
+
+  def body(carry):
+    t, seqs, done, cache = carry
+    logits, cache = runner.step(cache, seqs, t - 1)
+    seqs, done = place(t, logits, seqs, done)
+    return t + 1, seqs, done, cache
+
+  carry = (jnp.asarray(prefill_length + 1, jnp.int32), seqs, done, cache)
+  return jax.lax.while_loop(cond, body, carry)[1]

@@ -45,18 +45,31 @@ class RelativePositionBias(nn.Module):
   bidirectional: bool
   embedding_init: Initializer = nn.initializers.normal(1.0)
 
-  @nn.compact
+  def setup(self):
+    self.embedding = self.param('embedding', self.embedding_init,
+                                (self.num_buckets, self.num_heads), jnp.float32)
+
   def __call__(self, query_length: int, key_length: int):
     """Returns the additive attention bias (1, H, T_q, T_k), float32 like the scores it joins."""
     context = jnp.arange(query_length, dtype=jnp.int32)[:, None]
     memory = jnp.arange(key_length, dtype=jnp.int32)[None, :]
     buckets = relative_position_bucket(memory - context, self.bidirectional,
                                        self.num_buckets, self.max_distance)  # (T_q, T_k)
-    embedding = self.param('embedding', self.embedding_init,
-                           (self.num_buckets, self.num_heads), jnp.float32)
     # A matmul with a one-hot (buckets, T_q * T_k) matrix rather than a gather (as T5X): the
     # gather's gradient is a scatter that XLA:CPU transposes through a (T_q * T_k, H) layout,
     # costing more than the attention itself; this layout keeps both directions plain matmuls.
     one_hot = (buckets.reshape(1, -1) == jnp.arange(self.num_buckets)[:, None])
-    values = embedding.T @ one_hot.astype(jnp.float32)  # (H, T_q * T_k)
+    values = self.embedding.T @ one_hot.astype(jnp.float32)  # (H, T_q * T_k)
     return values.reshape(1, self.num_heads, query_length, key_length)
+
+  def at_positions(self, query_positions, key_positions):
+    """The bias (B, H, T_q, T_k) between explicit positions, query (B, T_q) and key (T_k,).
+
+    Used when decoding with a cache, where a step's queries sit at arbitrary positions; the
+    gather is cheap there (no gradient) and equals `__call__` for query positions 0..T_q-1.
+    """
+    relative = key_positions[..., None, :] - query_positions[..., :, None]  # (B, T_q, T_k)
+    buckets = relative_position_bucket(relative.astype(jnp.int32), self.bidirectional,
+                                       self.num_buckets, self.max_distance)
+    values = jnp.take(self.embedding, buckets, axis=0)  # (B, T_q, T_k, H)
+    return jnp.moveaxis(values, -1, -3)

@@ -1,22 +1,24 @@
 """T5 encoder-decoder (Raffel et al. 2020; v1.0 and v1.1), numerically matching HF's T5."""
 import dataclasses
-from typing import Any, Mapping
+from typing import ClassVar
 
 import flax.linen as nn
 import jax.numpy as jnp
 
-from lm_jax.models.attention import MultiHeadAttention, make_attention_mask, make_causal_mask
+from lm_jax.models.attention import (MultiHeadAttention, combine_masks, make_attention_mask,
+                                     make_causal_mask, make_segment_mask)
 from lm_jax.models.layers import Dropout, Embed, MlpBlock, RMSNorm
+from lm_jax.models.model_config import DTYPE_OPTIONS, ModelConfig
 from lm_jax.models.registry import register_model
 from lm_jax.models.relative_position import RelativePositionBias
 
 FEED_FORWARD_OPTIONS = ('relu', 'gated-gelu')  # T5 v1.0, T5 v1.1
-DTYPE_OPTIONS = ('float32', 'bfloat16')
 
 
 @dataclasses.dataclass(frozen=True)
-class T5Config:
+class T5Config(ModelConfig):
   """The keys of `config.model` for `name='t5'` (defaults: T5-small v1.0)."""
+  NAME = 't5'
   vocab_size: int = 32128
   d_model: int = 512
   num_heads: int = 8
@@ -60,24 +62,6 @@ class T5Config:
       raise ValueError('config.model.relative_attention_max_distance must exceed '
                        'relative_attention_num_buckets // 2, got '
                        f'{self.relative_attention_max_distance}.')
-
-  @classmethod
-  def from_model_config(cls, model_config: Mapping[str, Any]) -> 'T5Config':
-    """Validates `config.model` (a ConfigDict or dict, `name` optional) into a T5Config."""
-    values = dict(model_config.to_dict() if hasattr(model_config, 'to_dict') else model_config)
-    name = values.pop('name', 't5')
-    if name != 't5':
-      raise ValueError(f"config.model.name is {name!r}, expected 't5'.")
-    valid = [field.name for field in dataclasses.fields(cls)]
-    for key in values:
-      if key not in valid:
-        raise ValueError(f"Unknown key config.model.{key} for model 't5'; valid keys: "
-                         f"{', '.join(['name'] + valid)}.")
-    return cls(**values)
-
-  @property
-  def compute_dtype(self):
-    return jnp.dtype(self.dtype)
 
 
 def _dropout(cfg: T5Config) -> Dropout:
@@ -129,12 +113,13 @@ class DecoderLayer(nn.Module):
   config: T5Config
 
   @nn.compact
-  def __call__(self, x, encoded, self_mask, cross_mask, position_bias, deterministic: bool):
+  def __call__(self, x, encoded, self_mask, cross_mask, position_bias, deterministic: bool,
+               decode: bool = False):
     cfg = self.config
     self_attention = _attention(cfg, 'self_attention')
     x = _residual(cfg, 'pre_self_attention_norm',
-                  lambda y: self_attention(y, y, self_mask, position_bias, deterministic), x,
-                  deterministic)
+                  lambda y: self_attention(y, y, self_mask, position_bias, deterministic,
+                                           decode=decode), x, deterministic)
     # Cross-attention has no position bias in T5.
     cross_attention = _attention(cfg, 'cross_attention')
     x = _residual(cfg, 'pre_cross_attention_norm',
@@ -149,11 +134,13 @@ class Encoder(nn.Module):
   token_embedder: Embed
 
   @nn.compact
-  def __call__(self, encoder_input_tokens, deterministic: bool):
+  def __call__(self, encoder_input_tokens, encoder_segment_ids, deterministic: bool):
     cfg = self.config
     x = self.token_embedder(encoder_input_tokens)  # (B, T_enc, d_model)
     x = _dropout(cfg)(x, deterministic=deterministic)
     mask = make_attention_mask(encoder_input_tokens, encoder_input_tokens)  # (B, 1, T, T)
+    if encoder_segment_ids is not None:
+      mask = combine_masks(mask, make_segment_mask(encoder_segment_ids, encoder_segment_ids))
     length = encoder_input_tokens.shape[-1]
     position_bias = _relative_position_bias(cfg, bidirectional=True)(length, length)
     for i in range(cfg.num_encoder_layers):
@@ -163,29 +150,73 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
+  """The decoder stack; with `decode=True` its self-attention reads and extends the KV cache."""
   config: T5Config
   token_embedder: Embed
 
   @nn.compact
-  def __call__(self, encoded, encoder_input_tokens, decoder_input_tokens, deterministic: bool):
+  def __call__(self, encoded, encoder_input_tokens, decoder_input_tokens, deterministic: bool, *,
+               encoder_segment_ids=None, decoder_segment_ids=None, decoder_positions=None,
+               decode: bool = False):
     cfg = self.config
     x = self.token_embedder(decoder_input_tokens)  # (B, T_dec, d_model)
     x = _dropout(cfg)(x, deterministic=deterministic)
-    # Causal only: decoder inputs start with pad id 0 as BOS, so padding is not masked by token
-    # id (HF applies just the causal mask when no decoder_attention_mask is given).
-    self_mask = make_causal_mask(decoder_input_tokens)  # (B, 1, T_dec, T_dec)
     cross_mask = make_attention_mask(decoder_input_tokens, encoder_input_tokens)
+    if (encoder_segment_ids is None) != (decoder_segment_ids is None) and not decode:
+      raise ValueError('Packed batches need both encoder_segment_ids and decoder_segment_ids '
+                       '(the decoder must not read other segments of the encoder row).')
+    if encoder_segment_ids is not None and decoder_segment_ids is not None:
+      cross_mask = combine_masks(cross_mask,
+                                 make_segment_mask(decoder_segment_ids, encoder_segment_ids))
+    relative_position_bias = _relative_position_bias(cfg, bidirectional=False)
     length = decoder_input_tokens.shape[-1]
-    position_bias = _relative_position_bias(cfg, bidirectional=False)(length, length)
+    cache_length = self._cache_length() if decode else None
+    if cache_length is None:
+      # Causal only: decoder inputs start with pad id 0 as BOS, so padding is not masked by
+      # token id (HF applies just the causal mask when no decoder_attention_mask is given).
+      self_mask = make_causal_mask(decoder_input_tokens)  # (B, 1, T_dec, T_dec)
+      if decoder_segment_ids is not None:
+        self_mask = combine_masks(self_mask,
+                                  make_segment_mask(decoder_segment_ids, decoder_segment_ids))
+      # Offsets within a packed segment equal those of 0..T-1, so the bias ignores positions.
+      position_bias = relative_position_bias(length, length)
+    else:
+      # A step over the cache: the attention masks causally by cache index; the bias relates
+      # this step's query positions to every cache slot (T5X slices the same values out of the
+      # full (max_length, max_length) bias).
+      if decoder_segment_ids is not None:
+        raise ValueError('decode=True does not take decoder_segment_ids: the cache holds one '
+                         'sequence per row.')
+      if decoder_positions is None:
+        raise ValueError('decode=True needs decoder_positions (B, T_new), the positions of '
+                         'decoder_input_tokens in the sequence being decoded.')
+      self_mask = None
+      position_bias = relative_position_bias.at_positions(
+          decoder_positions, jnp.arange(cache_length, dtype=jnp.int32))  # (B, H, T_new, C)
     for i in range(cfg.num_decoder_layers):
       x = DecoderLayer(cfg, name=f'layers_{i}')(x, encoded, self_mask, cross_mask,
-                                                position_bias, deterministic)
+                                                position_bias, deterministic, decode)
     x = _norm(cfg, 'final_norm')(x)
     return _dropout(cfg)(x, deterministic=deterministic)
 
+  def _cache_length(self):
+    """Slots in the self-attention KV cache, or None before the call that creates it (which
+    only sizes the cache from its inputs and runs as a plain causal pass)."""
+    cache = self.variables.get('cache', {})
+    if 'layers_0' not in cache:
+      return None
+    return cache['layers_0']['self_attention']['cached_key'].shape[1]
+
 
 class T5(nn.Module):
-  """T5; dropout is on exactly when a 'dropout' rng is passed to `apply`."""
+  """T5; dropout is on exactly when a 'dropout' rng is passed to `apply`.
+
+  Packed batches pass `*_segment_ids` (attention stays within a segment). `*_positions` are
+  accepted for the shared batch interface but do not change a training pass: T5's relative bias
+  depends only on offsets, and offsets within a packed segment are those of 0..T-1 (as T5X).
+  They matter in `decode(..., decode=True)`, where a step's tokens sit at `decoder_positions`.
+  """
+  family: ClassVar[str] = 'encoder_decoder'
   config: T5Config
 
   def setup(self):
@@ -199,19 +230,32 @@ class T5(nn.Module):
                               param_dtype=jnp.float32,
                               kernel_init=nn.initializers.normal(cfg.d_model**-0.5))
 
-  def __call__(self, encoder_input_tokens, decoder_input_tokens):
+  def __call__(self, encoder_input_tokens, decoder_input_tokens, encoder_segment_ids=None,
+               decoder_segment_ids=None, encoder_positions=None, decoder_positions=None):
     """(B, T_enc), (B, T_dec) int tokens -> logits (B, T_dec, vocab_size) float32."""
-    encoded = self.encode(encoder_input_tokens)
-    return self.decode(encoded, encoder_input_tokens, decoder_input_tokens)
+    encoded = self.encode(encoder_input_tokens, encoder_segment_ids, encoder_positions)
+    return self.decode(encoded, encoder_input_tokens, decoder_input_tokens, encoder_segment_ids,
+                       decoder_segment_ids, decoder_positions)
 
-  def encode(self, encoder_input_tokens):
+  def encode(self, encoder_input_tokens, encoder_segment_ids=None, encoder_positions=None):
     """(B, T_enc) -> (B, T_enc, d_model)."""
-    return self.encoder(encoder_input_tokens, deterministic=not self.has_rng('dropout'))
+    del encoder_positions  # See the class docstring.
+    return self.encoder(encoder_input_tokens, encoder_segment_ids,
+                        deterministic=not self.has_rng('dropout'))
 
-  def decode(self, encoded, encoder_input_tokens, decoder_input_tokens):
-    """Encoder output (B, T_enc, d_model) -> logits (B, T_dec, vocab_size) float32."""
+  def decode(self, encoded, encoder_input_tokens, decoder_input_tokens, encoder_segment_ids=None,
+             decoder_segment_ids=None, decoder_positions=None, *, decode: bool = False):
+    """Encoder output (B, T_enc, d_model) -> logits (B, T_dec, vocab_size) float32.
+
+    With `decode=True` (and `mutable=['cache']`) the self-attention keys/values live in the
+    'cache' collection: the first call sizes the cache from its decoder inputs (pass max-length
+    dummies), later calls append their T_new tokens, at `decoder_positions` (B, T_new).
+    """
     x = self.decoder(encoded, encoder_input_tokens, decoder_input_tokens,
-                     deterministic=not self.has_rng('dropout'))
+                     deterministic=not self.has_rng('dropout'),
+                     encoder_segment_ids=encoder_segment_ids,
+                     decoder_segment_ids=decoder_segment_ids,
+                     decoder_positions=decoder_positions, decode=decode)
     if self.config.tie_embeddings:
       # v1.0 rescales by d_model**-0.5 before the tied projection (Mesh TF; HF
       # scale_decoder_outputs); v1.1 unties and drops the rescale.

@@ -189,3 +189,11 @@ def test_packed_segments_match_separate_sequences():
   second = model.apply(variables, jnp.asarray(enc[1])[None], jnp.asarray(dec[1])[None])
   np.testing.assert_allclose(packed[:, :3], first, atol=1e-5, rtol=1e-5)
   np.testing.assert_allclose(packed[:, 3:7], second, atol=1e-5, rtol=1e-5)
+
+
+def test_packed_batches_need_both_segment_ids():
+  model = T5(T5Config(**TINY))
+  tokens = jnp.array([[3, 4, 5, 0]])
+  variables = jax.eval_shape(model.init, jax.random.key(0), tokens, tokens)
+  with pytest.raises(ValueError, match='both encoder_segment_ids and decoder_segment_ids'):
+    jax.eval_shape(model.apply, variables, tokens, tokens, jnp.array([[1, 1, 1, 0]]))

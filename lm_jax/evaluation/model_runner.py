@@ -1,0 +1,125 @@
+"""The model calls of a decoding loop, for each model family, through the KV cache or (the
+reference) by a full forward pass over the whole token buffer at every step.
+
+A loop keeps a token buffer (N, L): prompt tokens, then generated ones, at their positions. All
+rows step in lockstep (the cache has one write index), so row n's logits for position t+1 come
+from feeding the buffer's token at position t.
+"""
+import dataclasses
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+Array = Any
+
+
+def _decoder_only_apply(model, variables) -> Callable:
+  def apply(context, tokens, positions, cache):
+    del context
+    if cache is None:
+      return model.apply(variables, tokens), None
+    logits, state = model.apply({**variables, 'cache': cache}, tokens,
+                                decoder_positions=positions, decode=True, mutable=['cache'])
+    return logits, state['cache']
+  return apply
+
+
+def _encoder_decoder_apply(model, variables) -> Callable:
+  def apply(context, tokens, positions, cache):
+    encoded, encoder_tokens = context['encoded'], context['encoder_input_tokens']
+    if cache is None:
+      return model.apply(variables, encoded, encoder_tokens, tokens, method=model.decode), None
+    logits, state = model.apply({**variables, 'cache': cache}, encoded, encoder_tokens, tokens,
+                                decoder_positions=positions, decode=True, mutable=['cache'],
+                                method=model.decode)
+    return logits, state['cache']
+  return apply
+
+
+def _positions(batch: int, start, length: int):
+  return jnp.broadcast_to(start + jnp.arange(length, dtype=jnp.int32), (batch, length))
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRunner:
+  """Logits for the next position of every row of a token buffer.
+
+  apply(context, tokens, positions, cache) -> (logits (N, T, V), cache): one model call; cache
+    None is a full causal pass from position 0 (positions unused).
+  context: per-row arrays the model reads besides the tokens (the encoder output for T5).
+  cache_length: the decoder length the cache is sized for; also the buffer prefix that the
+    uncached path runs over (the last buffer position is never fed).
+  """
+  apply: Callable
+  context: dict
+  cache_length: int
+  use_cache: bool
+
+  def prefill(self, tokens: Array, length: int):
+    """Feeds tokens[:, :length] (length static); returns logits (N, V) for position `length`."""
+    if not self.use_cache:
+      return self._full_pass(tokens, length - 1), None
+    batch = tokens.shape[0]
+    cache = self._empty_cache(batch)
+    logits, cache = self.apply(self.context, tokens[:, :length], _positions(batch, 0, length),
+                               cache)
+    return logits[:, -1], cache
+
+  def step(self, cache, tokens: Array, t):
+    """Feeds the token at position t (traced); returns logits (N, V) for position t + 1."""
+    if not self.use_cache:
+      return self._full_pass(tokens, t), None
+    batch = tokens.shape[0]
+    token = jax.lax.dynamic_slice_in_dim(tokens, t, 1, axis=1)  # (N, 1)
+    logits, cache = self.apply(self.context, token, _positions(batch, t, 1), cache)
+    return logits[:, 0], cache
+
+  def repeat(self, times: int) -> 'ModelRunner':
+    """The runner for each row repeated `times` times in a row (beam search's B * K rows)."""
+    context = jax.tree.map(lambda x: jnp.repeat(x, times, axis=0), self.context)
+    return dataclasses.replace(self, context=context)
+
+  def _full_pass(self, tokens, index):
+    logits, _ = self.apply(self.context, tokens[:, :self.cache_length], None, None)
+    return jax.lax.dynamic_index_in_dim(logits, index, axis=1, keepdims=False)
+
+  def _empty_cache(self, batch: int):
+    """Zeros shaped like the cache a decode=True call on (batch, cache_length) inputs creates;
+    `eval_shape` traces that sizing call without running it."""
+    dummy = jnp.zeros((batch, self.cache_length), jnp.int32)
+    shapes = jax.eval_shape(
+        lambda: self.apply(self.context, dummy, _positions(batch, 0, self.cache_length), {})[1])
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+
+def repeat_cache(cache, times: int):
+  """Each row's cache repeated `times` times in a row; the scalar write index is shared."""
+  return jax.tree.map(lambda x: jnp.repeat(x, times, axis=0) if x.ndim else x, cache)
+
+
+def select_cache_rows(cache, rows: Array):
+  """The cache of rows[i] at row i (beam search's reordering); rows (N,) int."""
+  def select(x):
+    if not x.ndim:
+      return x
+    if x.shape[0] != rows.shape[0]:
+      raise ValueError(f'Cache entry of shape {x.shape} has no leading batch axis of '
+                       f'{rows.shape[0]} rows to reorder.')
+    return jnp.take(x, rows, axis=0)
+  return jax.tree.map(select, cache)
+
+
+def make_runner(model, variables, inputs: Array, *, cache_length: int,
+                use_cache: bool) -> ModelRunner:
+  """The runner for `model.family`; `inputs` are the encoder tokens of an encoder-decoder
+  (encoded once, here) and unused by decoder-only models (their prompt is in the buffer)."""
+  if model.family == 'encoder_decoder':
+    encoded = model.apply(variables, inputs, method=model.encode)
+    context = {'encoded': encoded, 'encoder_input_tokens': inputs}
+    return ModelRunner(_encoder_decoder_apply(model, variables), context, cache_length,
+                       use_cache)
+  if model.family == 'decoder_only':
+    return ModelRunner(_decoder_only_apply(model, variables), {}, cache_length, use_cache)
+  raise ValueError(f'{type(model).__name__} is a {model.family!r} model; generation needs an '
+                   "'encoder_decoder' or 'decoder_only' model.")
