@@ -1,7 +1,10 @@
-"""Times the jitted train step of a config's model, and transformers' PyTorch T5 of the same shape.
+"""Times the jitted train step of a config's model, and transformers' PyTorch model of the same
+shape (T5, GPT-2, BERT, or MarianMT for the original Transformer).
 
   python experiments/benchmarks/train_throughput.py --config=configs/t5_small.py \
       --config.per_device_batch_size=8 [--steps=5]
+  python experiments/benchmarks/train_throughput.py --config=configs/gpt2_small.py \
+      --config.per_device_batch_size=4 --config.data.targets_length=512
 
 Random tokens without padding (every position costs compute). Prints a table; the last line is
 one JSON object with tokens_per_s, step_s, params, model_flops_per_token, mfu and, when torch and
@@ -22,13 +25,18 @@ from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from lm_jax import config_schema, models  # noqa: E402
-from lm_jax.models import flops, t5  # noqa: E402
+from lm_jax.data import pipeline  # noqa: E402
+from lm_jax.models import flops  # noqa: E402
 from lm_jax.train import optimizers, partitioning, train_step as steps  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_reference  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file.')
 _STEPS = flags.DEFINE_integer('steps', 5, 'Timed steps after warm-up (median reported).')
 _WARMUP = flags.DEFINE_integer('warmup', 2, 'Untimed steps; the first one compiles.')
-_TORCH = flags.DEFINE_bool('torch', True, 'Also time transformers\' PyTorch T5 when installed.')
+_TORCH = flags.DEFINE_bool('torch', True,
+                           'Also time transformers\' PyTorch model of the same shape when installed.')
 
 # Dense matrix-unit peaks (FLOP/s) by device kind and compute dtype; float32 matmuls run as TF32
 # on NVIDIA GPUs under JAX's default precision. Unknown devices (CPUs) report no MFU.
@@ -41,12 +49,21 @@ _PEAK_FLOPS = {
 }
 
 
-def _random_batch(rng, batch, inputs_length, targets_length, vocab):
-  targets = rng.integers(3, vocab, (batch, targets_length), dtype=np.int32)
-  return {'encoder_input_tokens': rng.integers(3, vocab, (batch, inputs_length), dtype=np.int32),
-          'decoder_target_tokens': targets,
-          'decoder_input_tokens': np.pad(targets[:, :-1], ((0, 0), (1, 0))),
-          'decoder_loss_weights': np.ones((batch, targets_length), np.float32)}
+def _random_batch(rng, shapes: dict, vocab: int) -> dict:
+  """Every key of the objective's batch, with no padding: every position costs compute."""
+  batch = {}
+  for key, (shape, dtype) in shapes.items():
+    if key.endswith('_tokens'):
+      batch[key] = rng.integers(3, vocab, shape).astype(dtype)
+    elif key.endswith('_positions'):
+      batch[key] = np.broadcast_to(np.arange(shape[1], dtype=dtype), shape).copy()
+    elif key.endswith('_segment_ids') or key.endswith('_loss_weights'):
+      batch[key] = np.ones(shape, dtype)
+    else:
+      batch[key] = np.zeros(shape, dtype)
+  if 'decoder_input_tokens' in batch:
+    batch['decoder_input_tokens'] = np.pad(batch['decoder_target_tokens'][:, :-1], ((0, 0), (1, 0)))
+  return batch
 
 
 def _median_step_seconds(run_step, warmup, timed):
@@ -64,7 +81,7 @@ def time_jax(config, batch_np):
   model = models.build_model(config.model)
   mesh = partitioning.create_mesh()
   optimizer, schedule = optimizers.make_optimizer(config.optimizer, config.num_train_steps)
-  shapes = {k: v.shape for k, v in batch_np.items()}
+  shapes = {k: (v.shape, v.dtype) for k, v in batch_np.items()}
   # The same compiled init and train step as lm_jax.main, so the benchmark times what trains.
   jitted = steps.jit_steps(model, optimizer, schedule, config.loss, mesh, shapes)
   state = jitted.init(jax.random.key_data(jax.random.key(0)))
@@ -82,23 +99,20 @@ def time_jax(config, batch_np):
 
 
 def time_torch(config, batch_np):
-  """transformers' T5ForConditionalGeneration, same shape, optimizer family and batch."""
+  """transformers' model of the same shape, optimizer family and batch (None if unavailable)."""
   try:
     import torch
     import transformers
   except ImportError:
     return None
   m = config.model
-  hf_config = transformers.T5Config(
-      vocab_size=m.vocab_size, d_model=m.d_model, d_kv=m.head_dim, d_ff=m.d_ff,
-      num_layers=m.num_encoder_layers, num_decoder_layers=m.num_decoder_layers,
-      num_heads=m.num_heads, relative_attention_num_buckets=m.relative_attention_num_buckets,
-      relative_attention_max_distance=m.relative_attention_max_distance,
-      dropout_rate=m.dropout_rate, layer_norm_epsilon=m.layer_norm_epsilon,
-      feed_forward_proj=m.feed_forward, tie_word_embeddings=m.tie_embeddings)
+  if m.name not in torch_reference.BUILDERS:
+    return None
+  torch.manual_seed(0)
+  model, loss_fn = torch_reference.BUILDERS[m.name](transformers, m)
   device = 'cuda' if torch.cuda.is_available() else 'cpu'
   torch.manual_seed(0)
-  model = transformers.T5ForConditionalGeneration(hf_config).to(device).train()
+  model = model.to(device).train()
   o = config.optimizer
   if o.name == 'adafactor':
     optimizer = transformers.optimization.Adafactor(
@@ -109,14 +123,12 @@ def time_torch(config, batch_np):
     optimizer = torch.optim.AdamW(model.parameters(), lr=o.learning_rate, betas=(o.b1, o.b2),
                                   eps=o.eps, weight_decay=o.weight_decay)
   tensors = {k: torch.as_tensor(v, device=device, dtype=torch.long)
-             for k, v in batch_np.items() if k != 'decoder_loss_weights'}
+             for k, v in batch_np.items() if k.endswith('_tokens')}
   autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=m.dtype == 'bfloat16')
 
   def run_step():
     with autocast:
-      loss = model(input_ids=tensors['encoder_input_tokens'],
-                   decoder_input_ids=tensors['decoder_input_tokens'],
-                   labels=tensors['decoder_target_tokens']).loss
+      loss = loss_fn(model, tensors)
     loss.backward()
     if o.grad_clip_norm > 0:
       torch.nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip_norm)
@@ -134,19 +146,21 @@ def main(argv):
   config_schema.validate_config(config)
   d = config.data
   batch_size = config.per_device_batch_size * jax.device_count()
-  batch_np = _random_batch(np.random.default_rng(0), batch_size, d.inputs_length,
-                           d.targets_length, config.model.vocab_size)
-  tokens = batch_size * (d.inputs_length + d.targets_length)
-  model_config = t5.T5Config.from_model_config(config.model)
-  flops_per_token = flops.t5_train_flops_per_token(model_config, d.inputs_length,
-                                                   d.targets_length)
+  shapes = pipeline.batch_shapes(d, batch_size)
+  batch_np = _random_batch(np.random.default_rng(0), shapes, config.model.vocab_size)
+  model = models.build_model(config.model)
+  tokens = batch_size * flops.tokens_per_example(model.family, d.inputs_length, d.targets_length)
+  flops_per_token = flops.train_flops_per_token(model.config, model.family, d.inputs_length,
+                                                d.targets_length)
   device = jax.devices()[0]
   peak = _PEAK_FLOPS.get((device.device_kind, config.model.dtype))
 
   jax_s, params = time_jax(config, batch_np)
-  result = {'device': f'{jax.device_count()}x {device.device_kind}', 'dtype': config.model.dtype,
-            'batch': batch_size, 'inputs_length': d.inputs_length,
-            'targets_length': d.targets_length, 'params': params,
+  lengths = {'encoder_decoder': f'({d.inputs_length} + {d.targets_length})',
+             'decoder_only': str(d.targets_length), 'encoder_only': str(d.inputs_length)}
+  result = {'model': config.model.name, 'device': f'{jax.device_count()}x {device.device_kind}',
+            'dtype': config.model.dtype, 'batch': batch_size,
+            'tokens_per_example': tokens // batch_size, 'params': params,
             'model_flops_per_token': flops_per_token, 'step_s': jax_s,
             'tokens_per_s': tokens / jax_s,
             'mfu': flops_per_token * tokens / jax_s / peak if peak else None}
@@ -158,8 +172,8 @@ def main(argv):
                   torch_threads=threads, speedup_vs_torch=torch_s / jax_s)
     rows.append(('transformers (PyTorch)', torch_s))
 
-  print(f'\n{result["device"]}, {config.model.dtype}, batch {batch_size} x '
-        f'({d.inputs_length} + {d.targets_length}) tokens, {params / 1e6:.1f}M params, '
+  print(f'\n{config.model.name} on {result["device"]}, {config.model.dtype}, batch {batch_size} x '
+        f'{lengths[model.family]} tokens, {params / 1e6:.1f}M params, '
         f'{flops_per_token / 1e6:.1f} MFLOP/token (training)')
   print(f'{"implementation":<24}{"step s":>10}{"tokens/s":>12}{"TFLOP/s":>10}')
   for name, seconds in rows:

@@ -13,7 +13,7 @@ import orbax.checkpoint as ocp
 
 # Config sections that change the shape or meaning of saved arrays; resuming with other values
 # would either fail deep inside orbax or, worse, silently train a different experiment.
-_RESUME_CRITICAL = ('model', 'optimizer.name')
+_RESUME_CRITICAL = ('model', 'optimizer.name', 'data.objective')
 
 
 class CheckpointError(RuntimeError):
@@ -41,8 +41,9 @@ class Checkpointer:
   def latest_step(self):
     return self._manager.latest_step()
 
-  def check_config(self, config: ml_collections.ConfigDict) -> None:
-    """Refuses to resume a workdir whose checkpoints were written by an incompatible config."""
+  def check_config(self, config: ml_collections.ConfigDict, write: bool = True) -> None:
+    """Refuses to resume a workdir whose checkpoints were written by an incompatible config;
+    records this run's config unless `write` is False (reading a checkpoint, not training)."""
     current = json.loads(config.to_json_best_effort())
     if os.path.exists(self._config_path) and self.latest_step() is not None:
       with open(self._config_path) as f:
@@ -53,6 +54,8 @@ class Checkpointer:
               f'{self.directory} holds checkpoints of a run with config {key}='
               f'{_lookup(saved, key)!r}, but this run has {key}={_lookup(current, key)!r}. '
               f'Use another --workdir, or restore the original config to resume.')
+    if not write:
+      return
     os.makedirs(os.path.dirname(self._config_path), exist_ok=True)
     with open(self._config_path, 'w') as f:
       json.dump(current, f, indent=2)

@@ -10,8 +10,9 @@ from tqdm import tqdm
 
 from lm_jax import config_schema, models
 from lm_jax.data import pipeline
-from lm_jax.evaluation import decoding
-from lm_jax.train import checkpoints, metrics_writer, optimizers, partitioning, train_step as steps
+from lm_jax.evaluation import samples as samples_lib
+from lm_jax.train import (checkpoints, metrics_writer, model_io, optimizers, partitioning,
+                          train_step as steps)
 
 
 def _add(total, new):
@@ -21,7 +22,8 @@ def _add(total, new):
 class Trainer:
   """Holds what one run builds once: mesh, model, data, jitted steps, checkpointer, writer."""
 
-  def __init__(self, config: ml_collections.ConfigDict, workdir: str):
+  def __init__(self, config: ml_collections.ConfigDict, workdir: str, training: bool = True):
+    """`training=False` builds what restoring and using a checkpoint needs, and no train data."""
     config_schema.validate_config(config)
     self.config, self.workdir = config, workdir
     self.model = models.build_model(config.model)  # Rejects unknown model keys before any compute.
@@ -30,6 +32,8 @@ class Trainer:
     self.host_batch = partitioning.process_batch_size(self.global_batch, self.mesh)
     self.replicated = partitioning.replicated(self.mesh)
     self.batch_sharding = partitioning.batch_sharding(self.mesh)
+    shapes = pipeline.batch_shapes(config.data, self.global_batch)
+    model_io.check_batch_keys(self.model, shapes, config.data.objective)
 
     self.tokenizer = pipeline.load_tokenizer_for(config.data)
     if self.tokenizer.vocab_size > config.model.vocab_size:
@@ -39,25 +43,37 @@ class Trainer:
           f'--config.model.vocab_size or lower --config.data.tokenizer_vocab_size.')
     # Multi-host: every host runs this iterator for its own rows; seeds differ per host.
     self.train_iter = pipeline.make_train_iterator(
-        config.data, self.tokenizer, self.host_batch, config.seed + jax.process_index())
+        config.data, self.tokenizer, self.host_batch,
+        config.seed + jax.process_index()) if training else None
 
     self.optimizer, self.schedule = optimizers.make_optimizer(config.optimizer,
                                                               config.num_train_steps)
-    shapes = {'encoder_input_tokens': (self.global_batch, config.data.inputs_length),
-              'decoder_input_tokens': (self.global_batch, config.data.targets_length)}
     self._init, self.train_step, self.eval_step = steps.jit_steps(
         self.model, self.optimizer, self.schedule, config.loss, self.mesh, shapes)
     self.checkpointer = checkpoints.Checkpointer(workdir, config.checkpoint_every_steps,
                                                  config.keep_checkpoints)
-    self.checkpointer.check_config(config)
+    self.checkpointer.check_config(config, write=training)
 
-  def initial_state(self):
-    """The latest checkpoint (state and data position) or a fresh initialisation."""
+  def _restore_latest(self):
     rng = jax.random.key_data(jax.random.key(self.config.seed))
     abstract = jax.eval_shape(self._init, rng)
     abstract = jax.tree.map(
         lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.replicated), abstract)
-    restored = self.checkpointer.restore_latest(abstract)
+    return rng, self.checkpointer.restore_latest(abstract)
+
+  def latest_params(self):
+    """(params, step) of the latest checkpoint; a workdir without one is an error."""
+    _, restored = self._restore_latest()
+    if restored is None:
+      raise FileNotFoundError(
+          f'No checkpoint in {self.checkpointer.directory}: train first (the same command '
+          'without --config.mode), or point --workdir at a trained run.')
+    state, _, step = restored
+    return state.params, step
+
+  def initial_state(self):
+    """The latest checkpoint (state and data position) or a fresh initialisation."""
+    rng, restored = self._restore_latest()
     if restored is None:
       return self._init(rng)
     state, data_state, step = restored
@@ -77,20 +93,13 @@ class Trainer:
     return steps.summarize(jax.device_get(sums))
 
   def samples(self, params) -> list[dict]:
-    """Greedy predictions for the first validation examples: input -> predicted spans."""
+    """Predictions for the first validation examples (see lm_jax/evaluation/samples.py)."""
     n = self.config.num_samples
     if not n:
       return []
     batch = next(iter(pipeline.make_eval_iterator(self.config.data, self.tokenizer, n,
                                                   self.config.seed)))
-    predicted = decoding.greedy_decode(
-        self.model, {'params': params}, jnp.asarray(batch['encoder_input_tokens']),
-        max_length=self.config.data.targets_length, eos_id=self.tokenizer.eos_id)
-    return [{'input': self.tokenizer.decode(x.tolist()),
-             'target': self.tokenizer.decode(t.tolist()),
-             'prediction': self.tokenizer.decode(p.tolist())}
-            for x, t, p in zip(batch['encoder_input_tokens'], batch['decoder_target_tokens'],
-                               jax.device_get(predicted))]
+    return samples_lib.predict_samples(self.model, params, batch, self.tokenizer)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from lm_jax.train import losses, partitioning
+from lm_jax.train import losses, model_io, partitioning
 
 
 @flax.struct.dataclass
@@ -21,19 +21,18 @@ class TrainState:
 
 def init_train_state(model: nn.Module, optimizer: optax.GradientTransformation, rng: jax.Array,
                      batch_shapes: dict) -> TrainState:
+  """batch_shapes: batch key -> (shape, dtype), as `lm_jax.data.objectives.batch_shapes` gives."""
   params_rng, dropout_rng = jax.random.split(rng)
-  enc = jnp.zeros(batch_shapes['encoder_input_tokens'], jnp.int32)
-  dec = jnp.zeros(batch_shapes['decoder_input_tokens'], jnp.int32)
-  params = model.init({'params': params_rng}, enc, dec)['params']
+  args, kwargs = model_io.model_arguments(model, model_io.dummy_inputs(model, batch_shapes))
+  params = model.init({'params': params_rng}, *args, **kwargs)['params']
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     opt_state=optimizer.init(params), dropout_rng=dropout_rng)
 
 
 def _loss_terms(model, params, batch, loss_config, rngs):
-  logits = model.apply({'params': params}, batch['encoder_input_tokens'],
-                       batch['decoder_input_tokens'], rngs=rngs)
-  return losses.cross_entropy(logits, batch['decoder_target_tokens'],
-                              batch['decoder_loss_weights'],
+  logits = model_io.apply_model(model, params, batch, rngs)
+  targets, weights = model_io.targets_and_weights(model, batch)
+  return losses.cross_entropy(logits, targets, weights,
                               label_smoothing=loss_config.label_smoothing,
                               z_loss=loss_config.z_loss)
 
@@ -57,8 +56,7 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
     metrics = dict(terms,
                    grad_norm=optax.tree.norm(grads),
                    learning_rate=schedule(state.step),
-                   tokens=jnp.sum(batch['encoder_input_tokens'] != 0)
-                   + jnp.sum(batch['decoder_target_tokens'] != 0))
+                   tokens=model_io.token_count(model, batch))
     new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
                               dropout_rng=next_rng)
     return new_state, metrics

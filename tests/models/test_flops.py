@@ -17,8 +17,8 @@ def test_formula_matches_xla_cost_analysis_of_the_forward_pass(feed_forward):
   params = jax.eval_shape(model.init, jax.random.key(0), enc, dec)
   compiled = jax.jit(model.apply).lower(params, enc, dec).compile()
   xla_flops = compiled.cost_analysis()['flops']
-  ours = flops.t5_forward_flops(config, inputs_length, targets_length,
-                                skip_masked_causal_half=False)
+  ours = flops.forward_flops(config, 'encoder_decoder', inputs_length, targets_length,
+                             skip_masked_causal_half=False)
   # XLA also counts elementwise work (softmax, norms, activations): a few percent more.
   assert ours <= xla_flops <= 1.1 * ours
-  assert flops.t5_forward_flops(config, inputs_length, targets_length) < ours
+  assert flops.forward_flops(config, 'encoder_decoder', inputs_length, targets_length) < ours
