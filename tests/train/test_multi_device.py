@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -30,18 +31,20 @@ print(json.dumps({'devices': jax.device_count(), 'metrics': read_metrics(workdir
 '''
 
 
-def _run(devices, data_dir, workdir):
+def _run(devices, data_dir, workdir, config='t5_small.py:tiny'):
   env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}',
              JAX_PLATFORMS='cpu')
-  out = subprocess.run([sys.executable, '-c', _SCRIPT, os.path.join(REPO, 'configs/t5_small.py:tiny'),
+  out = subprocess.run([sys.executable, '-c', _SCRIPT, os.path.join(REPO, 'configs', config),
                         data_dir, workdir], env=env, cwd=REPO, capture_output=True, text=True,
                        check=True)
   return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_eight_devices_match_one_device(data_dir, tmp_path):
-  one = _run(1, data_dir, str(tmp_path / 'one'))
-  eight = _run(8, data_dir, str(tmp_path / 'eight'))
+@pytest.mark.parametrize('config', ['t5_small.py:tiny', 'gpt2_small.py:tiny'])
+def test_eight_devices_match_one_device(config, data_dir, tmp_path):
+  # GPT's packed rows also shard their segment ids and positions along the batch.
+  one = _run(1, data_dir, str(tmp_path / 'one'), config)
+  eight = _run(8, data_dir, str(tmp_path / 'eight'), config)
   assert (one['devices'], eight['devices']) == (1, 8)
   for key in ('train/loss', 'eval/loss'):
     a = [m[key] for m in one['metrics'] if key in m]
