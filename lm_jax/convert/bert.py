@@ -1,11 +1,9 @@
 """Hugging Face BERT checkpoints (`BertForMaskedLM`, also `BertForPreTraining`) to lm_jax's Bert."""
 from typing import Any, Mapping
 
-import jax
 import numpy as np
-from flax import traverse_util
 
-from lm_jax.convert.hf_files import check_alias, load_hf_tensors
+from lm_jax.convert.hf_files import check_alias, load_hf_tensors, params_from_tensors
 from lm_jax.models.bert import Bert, BertConfig
 
 # HF `hidden_act` -> BertConfig.activation. 'gelu' is the exact erf form; 'gelu_new' and
@@ -125,24 +123,5 @@ def from_hf(path: str, hf_config: Mapping[str, Any]) -> tuple[Bert, dict]:
     check_alias(tensors, 'cls.predictions.decoder.weight', _WORD_EMBEDDINGS,
                 'lm_jax ties the MLM decoder to the word embeddings, as BertForMaskedLM does.')
 
-  names = _param_map(cfg)
-  missing = sorted(set(names) - set(tensors))
-  unexpected = sorted(set(tensors) - set(names))
-  if missing or unexpected:
-    raise ValueError(f'Checkpoint {path!r} does not match its config.json: missing tensors '
-                     f'{missing}, unexpected tensors {unexpected}.')
   model = Bert(cfg)
-  expected = traverse_util.flatten_dict(_param_shapes(model)['params'])
-  params = {}
-  for name, (param_path, is_linear) in names.items():
-    value = tensors[name].T if is_linear else tensors[name]
-    if value.shape != expected[param_path].shape:
-      hf_shape = expected[param_path].shape[::-1] if is_linear else expected[param_path].shape
-      raise ValueError(f'Checkpoint tensor {name} has shape {tensors[name].shape}; '
-                       f'config.json implies {hf_shape}.')
-    params[param_path] = np.ascontiguousarray(value)
-  return model, {'params': traverse_util.unflatten_dict(params)}
-
-
-def _param_shapes(model: Bert):
-  return jax.eval_shape(model.init, jax.random.key(0), jax.ShapeDtypeStruct((1, 1), np.int32))
+  return model, params_from_tensors(path, tensors, _param_map(cfg), model)

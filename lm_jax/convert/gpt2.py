@@ -4,12 +4,11 @@ import json
 import os
 from typing import Any, Mapping
 
-import jax
 import numpy as np
 from flax import traverse_util
 from safetensors.numpy import save_file
 
-from lm_jax.convert.hf_files import check_alias, load_hf_tensors
+from lm_jax.convert.hf_files import check_alias, load_hf_tensors, params_from_tensors
 from lm_jax.models.gpt import GPT, GPTConfig
 
 # HF `activation_function` -> GPTConfig.activation. gelu_new is the tanh approximation that
@@ -109,12 +108,6 @@ def _canonical_names(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
   return canonical
 
 
-def _param_shapes(model: GPT) -> dict:
-  tokens = jax.ShapeDtypeStruct((1, 1), np.int32)
-  return traverse_util.flatten_dict(jax.eval_shape(model.init, jax.random.key(0),
-                                                   tokens)['params'])
-
-
 def from_hf(path: str, hf_config: Mapping[str, Any]) -> tuple[GPT, dict]:
   """Loads a local HF GPT-2 checkpoint directory as (GPT module, {'params': float32 numpy})."""
   cfg = gpt_config_from_hf(hf_config)
@@ -123,25 +116,8 @@ def from_hf(path: str, hf_config: Mapping[str, Any]) -> tuple[GPT, dict]:
     check_alias(tensors, 'lm_head.weight', 'transformer.wte.weight',
                 'config.json ties them (tie_word_embeddings); set it to false for an untied '
                 'output layer.')
-  names = _param_map(cfg)
-  missing = sorted(set(names) - set(tensors))
-  unexpected = sorted(set(tensors) - set(names))
-  if missing or unexpected:
-    raise ValueError(f'Checkpoint {path!r} does not match its config.json: missing tensors '
-                     f'{missing}, unexpected tensors {unexpected}.')
   model = GPT(cfg)
-  expected = _param_shapes(model)
-  params = {}
-  for name, (paths, is_linear) in names.items():
-    value = tensors[name].T if is_linear else tensors[name]
-    widths = [expected[p].shape[-1] for p in paths]
-    implied = (*expected[paths[0]].shape[:-1], sum(widths))
-    if value.shape != implied:
-      raise ValueError(f'Checkpoint tensor {name} has shape {tensors[name].shape}; config.json '
-                       f'implies {implied[::-1] if is_linear else implied}.')
-    for param_path, part in zip(paths, np.split(value, np.cumsum(widths)[:-1], axis=-1)):
-      params[param_path] = np.ascontiguousarray(part)
-  return model, {'params': traverse_util.unflatten_dict(params)}
+  return model, params_from_tensors(path, tensors, _param_map(cfg), model)
 
 
 def to_hf(config, variables: Mapping[str, Any], path: str) -> None:

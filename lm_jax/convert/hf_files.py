@@ -1,9 +1,11 @@
-"""Reading the tensors of a local Hugging Face checkpoint directory, whatever the model."""
+"""Reading the tensors of a local Hugging Face checkpoint directory into lm_jax parameters,
+whatever the model: each converter only supplies its name map."""
 import json
 import os
 
 import jax
 import numpy as np
+from flax import traverse_util
 from safetensors import safe_open
 
 
@@ -42,3 +44,38 @@ def load_hf_tensors(path: str) -> dict[str, np.ndarray]:
 def check_alias(tensors, name: str, reference: str, reason: str):
   if name in tensors and not np.array_equal(tensors.pop(name), tensors[reference]):
     raise ValueError(f'Checkpoint tensor {name} differs from {reference}; {reason}')
+
+
+def param_shapes(model) -> dict:
+  """Flat {flax path: ShapeDtypeStruct} of the model's parameters, without computing them."""
+  tokens = jax.ShapeDtypeStruct((1, 1), np.int32)
+  num_inputs = 2 if model.family == 'encoder_decoder' else 1
+  shapes = jax.eval_shape(model.init, jax.random.key(0), *[tokens] * num_inputs)
+  return traverse_util.flatten_dict(shapes['params'])
+
+
+def params_from_tensors(checkpoint: str, tensors: dict, names: dict, model) -> dict:
+  """{'params': ...} for `model` from HF `tensors`, checked against the model's shapes.
+
+  names: HF tensor name -> (flax path, or a tuple of flax paths, is a torch Linear weight to
+  transpose). Several paths split the tensor's last axis in order (GPT-2's fused query/key/value).
+  Missing, unexpected and mis-shaped tensors raise ValueError naming them.
+  """
+  missing = sorted(set(names) - set(tensors))
+  unexpected = sorted(set(tensors) - set(names))
+  if missing or unexpected:
+    raise ValueError(f'Checkpoint {checkpoint!r} does not match its config.json: missing tensors '
+                     f'{missing}, unexpected tensors {unexpected}.')
+  expected = param_shapes(model)
+  params = {}
+  for name, (paths, is_linear) in names.items():
+    paths = (paths,) if isinstance(paths[0], str) else paths
+    value = tensors[name].T if is_linear else tensors[name]
+    widths = [expected[p].shape[-1] for p in paths]
+    implied = (*expected[paths[0]].shape[:-1], sum(widths))
+    if value.shape != implied:
+      raise ValueError(f'Checkpoint tensor {name} has shape {tensors[name].shape}; config.json '
+                       f'implies {implied[::-1] if is_linear else implied}.')
+    for param_path, part in zip(paths, np.split(value, np.cumsum(widths)[:-1], axis=-1)):
+      params[param_path] = np.ascontiguousarray(part)
+  return {'params': traverse_util.unflatten_dict(params)}

@@ -3,12 +3,11 @@ import json
 import os
 from typing import Any, Mapping
 
-import jax
 import numpy as np
 from flax import traverse_util
 from safetensors.numpy import save_file
 
-from lm_jax.convert.hf_files import check_alias, load_hf_tensors
+from lm_jax.convert.hf_files import check_alias, load_hf_tensors, params_from_tensors
 from lm_jax.models.t5 import T5, T5Config
 
 # HF stores the shared embedding again under these names (tied); they must equal shared.weight.
@@ -90,28 +89,8 @@ def from_hf(path: str, hf_config: Mapping[str, Any]) -> tuple[T5, dict]:
       # Unscaled but tied (how transformers >= 5 saves v1.1): an untied head starting equal.
       tensors['lm_head.weight'] = tensors['shared.weight']
 
-  names = _param_map(cfg)
-  missing = sorted(set(names) - set(tensors))
-  unexpected = sorted(set(tensors) - set(names))
-  if missing or unexpected:
-    raise ValueError(f'Checkpoint {path!r} does not match its config.json: missing tensors '
-                     f'{missing}, unexpected tensors {unexpected}.')
   model = T5(cfg)
-  expected = traverse_util.flatten_dict(_param_shapes(model)['params'])
-  params = {}
-  for name, (param_path, is_linear) in names.items():
-    value = tensors[name].T if is_linear else tensors[name]
-    if value.shape != expected[param_path].shape:
-      hf_shape = expected[param_path].shape[::-1] if is_linear else expected[param_path].shape
-      raise ValueError(f'Checkpoint tensor {name} has shape {tensors[name].shape}; '
-                       f'config.json implies {hf_shape}.')
-    params[param_path] = np.ascontiguousarray(value)
-  return model, {'params': traverse_util.unflatten_dict(params)}
-
-
-def _param_shapes(model: T5):
-  tokens = jax.ShapeDtypeStruct((1, 1), np.int32)
-  return jax.eval_shape(model.init, jax.random.key(0), tokens, tokens)
+  return model, params_from_tensors(path, tensors, _param_map(cfg), model)
 
 
 def to_hf(config, variables: Mapping[str, Any], path: str) -> None:
