@@ -19,6 +19,7 @@ config = load_config(sys.argv[1])
 config.data.data_dir, workdir = sys.argv[2], sys.argv[3]
 config.per_device_batch_size = 16 // jax.device_count()
 config.update(num_train_steps=4, log_every_steps=1, eval_every_steps=4, num_samples=0)
+config.optimizer.warmup_steps = 2  # below the 4 steps, as decaying schedules require
 loop.train_and_evaluate(config, workdir)
 error = ''
 try:
