@@ -35,33 +35,22 @@ class T5Config(ModelConfig):
   dtype: str = 'float32'  # compute dtype; parameters are always float32
 
   def __post_init__(self):
-    for key in ('vocab_size', 'd_model', 'num_heads', 'head_dim', 'd_ff', 'num_encoder_layers',
-                'num_decoder_layers', 'relative_attention_num_buckets',
-                'relative_attention_max_distance'):
-      value = getattr(self, key)
-      if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f'config.model.{key} must be a positive integer, got {value!r}.')
-    if self.feed_forward not in FEED_FORWARD_OPTIONS:
-      raise ValueError(f'config.model.feed_forward must be one of {FEED_FORWARD_OPTIONS}, '
-                       f'got {self.feed_forward!r}.')
-    if self.dtype not in DTYPE_OPTIONS:
-      raise ValueError(f'config.model.dtype must be one of {DTYPE_OPTIONS}, got {self.dtype!r}.')
-    if not isinstance(self.tie_embeddings, bool):
-      raise ValueError(f'config.model.tie_embeddings must be a bool, got {self.tie_embeddings!r}.')
-    if not 0.0 <= self.dropout_rate < 1.0:
-      raise ValueError(f'config.model.dropout_rate must be in [0, 1), got {self.dropout_rate!r}.')
-    if not self.layer_norm_epsilon > 0:
-      raise ValueError(f'config.model.layer_norm_epsilon must be > 0, got '
-                       f'{self.layer_norm_epsilon!r}.')
-    if self.relative_attention_num_buckets < 4:
-      raise ValueError('config.model.relative_attention_num_buckets must be >= 4, got '
-                       f'{self.relative_attention_num_buckets}.')
+    self.require_positive_ints('vocab_size', 'd_model', 'num_heads', 'head_dim', 'd_ff',
+                               'num_encoder_layers', 'num_decoder_layers',
+                               'relative_attention_num_buckets',
+                               'relative_attention_max_distance')
+    self.require_choice('feed_forward', FEED_FORWARD_OPTIONS)
+    self.require_choice('dtype', DTYPE_OPTIONS)
+    self.require_bool('tie_embeddings')
+    self.require(0.0 <= self.dropout_rate < 1.0, 'dropout_rate', 'must be in [0, 1)')
+    self.require(self.layer_norm_epsilon > 0, 'layer_norm_epsilon', 'must be > 0')
+    self.require(self.relative_attention_num_buckets >= 4, 'relative_attention_num_buckets',
+                 'must be >= 4')
     # Decoder buckets keep num_buckets // 2 exact distances; the log-spaced rest needs
     # max_distance beyond them (log(max_distance / max_exact) > 0).
-    if self.relative_attention_max_distance <= self.relative_attention_num_buckets // 2:
-      raise ValueError('config.model.relative_attention_max_distance must exceed '
-                       'relative_attention_num_buckets // 2, got '
-                       f'{self.relative_attention_max_distance}.')
+    self.require(
+        self.relative_attention_max_distance > self.relative_attention_num_buckets // 2,
+        'relative_attention_max_distance', 'must exceed relative_attention_num_buckets // 2')
 
 
 def _dropout(cfg: T5Config) -> Dropout:
