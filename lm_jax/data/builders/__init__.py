@@ -1,0 +1,39 @@
+"""The project's offline TFDS datasets, prepared from text already on the machine:
+`prepare(name, data_dir)` builds one on first use and returns its builder."""
+
+import functools
+from collections.abc import Callable
+
+import tensorflow_datasets as tfds
+
+from lm_jax.data import stdlib_docs_builder
+from lm_jax.data.builders import django_translations
+from lm_jax.data.builders import docstring_summaries
+from lm_jax.data.builders import python_faq
+from lm_jax.data.builders import wordnet_categories
+
+_DJANGO = 'django_translations'
+
+# Dataset name (with its config, as in tfds.builder('name/config')) -> its `prepare(data_dir)`.
+_PREPARERS: dict[str, Callable[[str | None], tfds.core.DatasetBuilder]] = {
+    'stdlib_docs': stdlib_docs_builder.prepare,
+    'docstring_summaries': docstring_summaries.prepare,
+    'wordnet_categories': wordnet_categories.prepare,
+    'python_faq': python_faq.prepare,
+    **{f'{_DJANGO}/{language}': functools.partial(django_translations.prepare, language)
+       for language in django_translations.LANGUAGES},
+}
+NAMES = tuple(_PREPARERS)
+
+
+def prepare(name: str, data_dir: str | None = None) -> tfds.core.DatasetBuilder | None:
+  """The builder of offline dataset `name`, prepared in `data_dir` if it is not yet (seconds;
+  wordnet_categories ~20 s); None when `name` is not one of ours (a dataset of TFDS's own)."""
+  preparer = _PREPARERS.get(name)
+  if preparer is not None:
+    return preparer(data_dir)
+  if name.split('/')[0] == _DJANGO:
+    raise ValueError(
+        f'Unknown dataset {name!r}: {_DJANGO} needs a language, one of '
+        f'{", ".join(f"{_DJANGO}/{language}" for language in django_translations.LANGUAGES)}.')
+  return None

@@ -1,0 +1,156 @@
+"""TFDS builder `django_translations/<lang>`: English -> <lang> message pairs from the
+gettext catalogs shipped inside the installed Django package (BSD-3)."""
+
+import collections
+import glob
+import gettext
+import hashlib
+import importlib.util
+import os
+import re
+from collections.abc import Iterator
+
+from etils import epath
+import tensorflow_datasets as tfds
+
+# array_record is the format TFDS can write and random-access read without TensorFlow.
+FILE_FORMAT = 'array_record'
+# Django locale codes offered as BuilderConfigs: well-translated catalogs (550-650 pairs each).
+LANGUAGES = ('de', 'es', 'fr', 'it', 'ja', 'ko', 'nl', 'pl', 'pt_BR', 'ru', 'zh_Hans')
+# printf-style (%s, %(name)s, %d, %%) and str.format ({}, {name}) placeholders: a model
+# cannot learn what stands in them, and a metric cannot judge them.
+PLACEHOLDER = re.compile(r'%(?:\([^)]*\))?[#0\- +]*\d*(?:\.\d+)?[a-zA-Z%]|\{[^{}]*\}')
+# Runs of ASCII whitespace (line wraps, double spaces after a full stop); non-breaking
+# spaces are kept because French typography needs them.
+_SPACES = re.compile(r'[ \t\r\n]+')
+# gettext joins a message context and its msgid with EOT in the compiled catalog.
+_CONTEXT_SEPARATOR = '\x04'
+
+
+def split_of(key: str) -> str:
+  """'train' (80%), 'validation' (10%) or 'test' (10%), fixed by a hash of `key`."""
+  bucket = int.from_bytes(hashlib.sha256(key.encode('utf-8')).digest()[:8], 'big') % 100
+  return 'train' if bucket < 80 else 'validation' if bucket < 90 else 'test'
+
+
+def django_dir() -> str:
+  """The installed Django package's directory, found without importing Django."""
+  spec = importlib.util.find_spec('django')
+  if spec is None or not spec.submodule_search_locations:
+    raise ModuleNotFoundError(
+        'django_translations reads the gettext catalogs shipped inside Django, which is '
+        'not installed: `pip install django` (it is listed in requirements.txt).')
+  return list(spec.submodule_search_locations)[0]
+
+
+def catalog_files(root: str, language: str) -> list[str]:
+  """The compiled catalogs (.mo) of Django core and its contrib apps for `language`."""
+  core = os.path.join(root, 'conf', 'locale', language, 'LC_MESSAGES', 'django.mo')
+  contrib = glob.glob(os.path.join(root, 'contrib', '*', 'locale', language, 'LC_MESSAGES',
+                                   '*.mo'))
+  return sorted(([core] if os.path.exists(core) else []) + contrib)
+
+
+def _normalise(text: str) -> str:
+  return _SPACES.sub(' ', text).strip()
+
+
+def catalog_pairs(path: str) -> Iterator[tuple[str, str]]:
+  """(source, target) of every singular message of one .mo catalog that passes the filters.
+
+  The .mo is what `msgfmt` compiled from Django's .po, so fuzzy entries are already out
+  (and the shipped .po files have none). Plural entries are skipped: msgstr[0] is the
+  singular only in some languages (Japanese and Chinese have one form for every count,
+  Russian's form 0 also covers 21, 31, ...) and most carry a %(count)s placeholder.
+  """
+  with open(path, 'rb') as f:
+    catalog = gettext.GNUTranslations(f)._catalog  # pylint: disable=protected-access
+  for msgid, msgstr in catalog.items():
+    if isinstance(msgid, tuple) or not msgid:  # (msgid, n): a plural form; '': the header
+      continue
+    source = _normalise(msgid.rpartition(_CONTEXT_SEPARATOR)[2])
+    target = _normalise(msgstr)
+    if (not target or source == target
+        or PLACEHOLDER.search(source) or PLACEHOLDER.search(target)):
+      continue
+    yield source, target
+
+
+def pairs(language: str) -> list[tuple[str, str]]:
+  """Deduplicated (source, target) pairs of `language`, sorted by source.
+
+  A source translated two ways (msgctxt 'one letter Tuesday' 'T' -> 'Di' and 'one letter
+  Thursday' 'T' -> 'Do') is ambiguous once the context is gone, so it is dropped; the same
+  translation under several contexts or catalogs is kept once.
+  """
+  targets = collections.defaultdict(set)
+  files = catalog_files(django_dir(), language)
+  if not files:
+    raise ValueError(f'Django ships no catalogs for language {language!r}.')
+  for path in files:
+    for source, target in catalog_pairs(path):
+      targets[source].add(target)
+  return sorted((s, t.pop()) for s, t in targets.items() if len(t) == 1)
+
+
+class DjangoTranslationsConfig(tfds.core.BuilderConfig):
+  """One target language, named by Django's locale code."""
+
+
+class DjangoTranslations(tfds.core.GeneratorBasedBuilder):
+  """English -> other-language UI messages of Django."""
+
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  BUILDER_CONFIGS = [
+      DjangoTranslationsConfig(name=language, description=f'English -> {language}.')
+      for language in LANGUAGES
+  ]
+  # TFDS derives this from the package via `importlib_resources`, a module that is
+  # not installed here; it is only used to look for a checksums file next to it.
+  code_path = epath.Path(__file__)
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=(
+            'English msgid -> translated msgstr pairs of the gettext catalogs shipped in '
+            'the installed Django package (django/conf/locale and django/contrib/*/locale). '
+            'Singular messages only; untranslated messages, messages identical to their '
+            'source, messages with %-style or {}-style placeholders, and sources with two '
+            'different translations are dropped; whitespace runs are collapsed. Splits '
+            '80/10/10 by a hash of the source string, so a source is in one split only. '
+            'The text depends on the Django version that prepared it. Django is '
+            'distributed under the BSD 3-Clause licence, its translations included.'),
+        features=tfds.features.FeaturesDict({
+            'source': tfds.features.Text(),
+            'target': tfds.features.Text(),
+        }),
+        homepage='https://docs.djangoproject.com/en/stable/topics/i18n/',
+        license='BSD-3-Clause (Django and its translations).',
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # nothing to download: the catalogs ship with Django
+    by_split = collections.defaultdict(list)
+    for source, target in pairs(self.builder_config.name):
+      by_split[split_of(source)].append((source, target))
+    return {split: self._generate_examples(by_split[split])
+            for split in ('train', 'validation', 'test')}
+
+  def _generate_examples(self, examples):
+    for source, target in examples:
+      yield source, {'source': source, 'target': target}
+
+
+def prepare(language: str, data_dir: str | None = None) -> DjangoTranslations:
+  """Prepares `django_translations/<language>` in `data_dir` if needed and returns the builder."""
+  if language not in LANGUAGES:
+    raise ValueError(f'Unknown django_translations language {language!r}; available: '
+                     f'{", ".join(LANGUAGES)}.')
+  builder = DjangoTranslations(config=language, data_dir=data_dir)
+  builder.download_and_prepare(
+      file_format=FILE_FORMAT,
+      download_config=tfds.download.DownloadConfig(try_download_gcs=False),
+  )
+  return builder

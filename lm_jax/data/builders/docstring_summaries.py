@@ -1,0 +1,129 @@
+"""TFDS builder `docstring_summaries`: the body of a standard-library docstring -> its first
+paragraph, a summarisation task built offline from Python's own source (PSF licence)."""
+
+import collections
+import hashlib
+import platform
+import re
+from collections.abc import Iterator
+
+from etils import epath
+import tensorflow_datasets as tfds
+
+from lm_jax.data import stdlib_corpus
+
+# array_record is the format TFDS can write and random-access read without TensorFlow.
+FILE_FORMAT = 'array_record'
+# A one- or two-word first line ("Constructor.") summarises nothing; past 40 words the
+# "summary" is a paragraph of its own.
+MIN_SUMMARY_WORDS, MAX_SUMMARY_WORDS = 3, 40
+# Below this the body is a remark ("See above."), not a document to summarise.
+MIN_DOCUMENT_WORDS = 10
+_PARAGRAPH_BREAK = re.compile(r'\n[ \t]*\n')
+# First lines that are call signatures ("getopt(args, options) -> opts, args", "S.index(value)
+# -> integer"), the pre-annotation habit of C-era modules, not prose summaries.
+_SIGNATURE = re.compile(r'^[\w.]+\(|^[\w.]+\s*->')
+
+
+def split_of(key: str) -> str:
+  """'train' (80%), 'validation' (10%) or 'test' (10%), fixed by a hash of `key`."""
+  bucket = int.from_bytes(hashlib.sha256(key.encode('utf-8')).digest()[:8], 'big') % 100
+  return 'train' if bucket < 80 else 'validation' if bucket < 90 else 'test'
+
+
+def module_name(relpath: str) -> str:
+  """'json/__init__.py' -> 'json', 'email/mime/text.py' -> 'email.mime.text'."""
+  parts = relpath[:-len('.py')].split('/')
+  if parts[-1] == '__init__':
+    parts.pop()
+  return '.'.join(parts)
+
+
+def summary_pair(docstring: str) -> tuple[str, str] | None:
+  """(document, summary) of a cleaned docstring, or None when it does not make one.
+
+  The summary is the first paragraph with its whitespace collapsed; the document is every
+  later paragraph as written (indented examples keep their layout).
+  """
+  paragraphs = [p.strip('\n') for p in _PARAGRAPH_BREAK.split(docstring.strip())]
+  paragraphs = [p for p in paragraphs if p.strip()]
+  if len(paragraphs) < 2:
+    return None
+  summary = ' '.join(paragraphs[0].split())
+  document = '\n\n'.join(paragraphs[1:])
+  summary_words, document_words = len(summary.split()), len(document.split())
+  if (not MIN_SUMMARY_WORDS <= summary_words <= MAX_SUMMARY_WORDS
+      or _SIGNATURE.match(summary)
+      # A summary is shorter than what it summarises.
+      or document_words < max(MIN_DOCUMENT_WORDS, summary_words + 1)):
+    return None
+  return document, summary
+
+
+def examples() -> Iterator[tuple[str, str, dict]]:
+  """(key, module path, example) for every function, class and method docstring that makes a
+  pair; module docstrings and the pydoc topics are not about one named object."""
+  for key, text in stdlib_corpus.all_documents():
+    relpath, qualname = key.split('::', 1)
+    if qualname == '<module>' or relpath.startswith('pydoc_data/'):
+      continue
+    pair = summary_pair(text)
+    if pair is None:
+      continue
+    document, summary = pair
+    name = f'{module_name(relpath)}.{qualname}'
+    yield key, relpath, {'document': document, 'summary': summary, 'name': name}
+
+
+class DocstringSummaries(tfds.core.GeneratorBasedBuilder):
+  """Standard-library docstring bodies and their one-paragraph summaries."""
+
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  # TFDS derives this from the package via `importlib_resources`, a module that is
+  # not installed here; it is only used to look for a checksums file next to it.
+  code_path = epath.Path(__file__)
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=(
+            'Function, class and method docstrings of the standard library of Python '
+            f'{platform.python_version()} (parsed with `ast`, never imported; test '
+            'directories excluded) that have at least two paragraphs. summary: the first '
+            f'paragraph, whitespace collapsed, {MIN_SUMMARY_WORDS}-{MAX_SUMMARY_WORDS} '
+            'words, not a call signature; document: the later paragraphs, at least '
+            f'{MIN_DOCUMENT_WORDS} words and longer than the summary; name: the qualified '
+            'name (json.JSONEncoder.encode). Splits 80/10/10 by a hash of the module path, '
+            'so a module is in one split only. The text depends on the Python version '
+            'that prepared it.'),
+        features=tfds.features.FeaturesDict({
+            'document': tfds.features.Text(),
+            'summary': tfds.features.Text(),
+            'name': tfds.features.Text(),
+        }),
+        homepage='https://docs.python.org/3/library/',
+        license='Python Software Foundation License Version 2 (PSF-2.0), as the '
+        'Python source it is extracted from.',
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # nothing to download: the source ships with Python
+    by_split = collections.defaultdict(list)
+    for key, relpath, example in examples():
+      by_split[split_of(relpath)].append((key, example))
+    return {split: self._generate_examples(by_split[split])
+            for split in ('train', 'validation', 'test')}
+
+  def _generate_examples(self, keyed_examples):
+    yield from keyed_examples
+
+
+def prepare(data_dir: str | None = None) -> DocstringSummaries:
+  """Prepares `docstring_summaries` in `data_dir` if needed (offline, seconds) and returns it."""
+  builder = DocstringSummaries(data_dir=data_dir)
+  builder.download_and_prepare(
+      file_format=FILE_FORMAT,
+      download_config=tfds.download.DownloadConfig(try_download_gcs=False),
+  )
+  return builder

@@ -1,0 +1,119 @@
+"""django_translations: the filters on a hand-written catalog, then the prepared German and
+Japanese datasets read back without TensorFlow."""
+
+import struct
+
+import pytest
+
+from lm_jax.data.builders import django_translations
+
+SPLITS = ('train', 'validation', 'test')
+
+
+def write_mo(path, catalog: dict[bytes, bytes]) -> None:
+  """A GNU .mo file (the format `msgfmt` writes, gettext(3) documents) holding `catalog`."""
+  keys = sorted(catalog)
+  header_size, entry = 7 * 4, 2 * 4
+  ids_at = header_size
+  strs_at = ids_at + len(keys) * entry
+  data_at = strs_at + len(keys) * entry
+  ids, strs, data = b'', b'', b''
+  for table, values in (('ids', keys), ('strs', [catalog[k] for k in keys])):
+    for value in values:
+      pair = struct.pack('<2I', len(value), data_at + len(data))
+      if table == 'ids':
+        ids += pair
+      else:
+        strs += pair
+      data += value + b'\0'
+  header = struct.pack('<7I', 0x950412de, 0, len(keys), ids_at, strs_at, 0, 0)
+  path.write_bytes(header + ids + strs + data)
+
+
+def test_catalog_filters_placeholders_plurals_and_untranslated(tmp_path):
+  path = tmp_path / 'django.mo'
+  write_mo(path, {
+      b'': b'Content-Type: text/plain; charset=UTF-8\nPlural-Forms: nplurals=2; plural=(n != 1);\n',
+      b'Save': b'Sichern',
+      b'Enter a valid\n  value.': b'Bitte einen  g\xc3\xbcltigen Wert eingeben.',
+      b'abbrev. month\x04May': b'Mai',
+      b'%(name)s saved.': b'%(name)s gesichert.',
+      b'Hello {user}': b'Hallo {user}',
+      b'Error: %s': b'Fehler: %s',
+      b'Email': b'Email',  # identical to the source
+      b'Untranslated': b'',
+      b'entry\x00entries': b'Eintrag\x00Eintr\xc3\xa4ge',  # a plural entry
+  })
+  assert sorted(django_translations.catalog_pairs(str(path))) == [
+      ('Enter a valid value.', 'Bitte einen gültigen Wert eingeben.'),
+      ('May', 'Mai'),
+      ('Save', 'Sichern'),
+  ]
+
+
+@pytest.mark.parametrize('text', ['%s', '%(count)d items', '%.2f', '{}', '{0} and {name}', '100%%'])
+def test_placeholder_pattern_finds_printf_and_format_fields(text):
+  assert django_translations.PLACEHOLDER.search(text)
+
+
+def test_split_of_is_fixed_by_the_key_and_near_80_10_10():
+  splits = [django_translations.split_of(f'message {i}') for i in range(5000)]
+  assert splits == [django_translations.split_of(f'message {i}') for i in range(5000)]
+  assert 0.77 < splits.count('train') / 5000 < 0.83
+  assert 0.08 < splits.count('test') / 5000 < 0.12
+
+
+def test_missing_django_says_how_to_install(monkeypatch):
+  monkeypatch.setattr(django_translations.importlib.util, 'find_spec', lambda name: None)
+  with pytest.raises(ModuleNotFoundError, match='pip install django'):
+    django_translations.django_dir()
+
+
+def test_unknown_language_lists_the_languages(data_dir):
+  with pytest.raises(ValueError, match='zh_Hans'):
+    django_translations.prepare('klingon', data_dir)
+
+
+@pytest.fixture(scope='module', params=['de', 'ja'])
+def prepared(request, data_dir):
+  builder = django_translations.prepare(request.param, data_dir)
+  records = {split: [{k: v.decode('utf-8') for k, v in record.items()}
+                     for record in builder.as_data_source(split=split)] for split in SPLITS}
+  return request.param, builder, records
+
+
+def test_prepared_dataset_is_the_filtered_catalog(prepared):
+  language, builder, records = prepared
+  assert builder.info.file_format.value == 'array_record'
+  assert set(builder.info.features.keys()) == {'source', 'target'}
+  everything = [(r['source'], r['target']) for split in SPLITS for r in records[split]]
+  assert sorted(everything) == django_translations.pairs(language)
+  assert 500 < len(everything) < 900
+  assert 0.7 < len(records['train']) / len(everything) < 0.9
+  assert all(len(records[split]) > 30 for split in ('validation', 'test'))
+
+
+def test_splits_are_disjoint_by_source(prepared):
+  _, _, records = prepared
+  sources = [{r['source'] for r in records[split]} for split in SPLITS]
+  assert sum(map(len, sources)) == len(set.union(*sources))
+  for split in SPLITS:
+    assert all(django_translations.split_of(r['source']) == split for r in records[split])
+
+
+def test_pairs_are_translated_and_free_of_placeholders(prepared):
+  _, _, records = prepared
+  for record in (r for split in SPLITS for r in records[split]):
+    source, target = record['source'], record['target']
+    assert source and target and source != target
+    assert not django_translations.PLACEHOLDER.search(source)
+    assert not django_translations.PLACEHOLDER.search(target)
+    assert '\n' not in source + target and '  ' not in source + target
+
+
+def test_known_translations(prepared):
+  language, _, records = prepared
+  table = {r['source']: r['target'] for split in SPLITS for r in records[split]}
+  expected = {'de': {'Monday': 'Montag', 'German': 'Deutsch'},
+              'ja': {'Monday': '月曜日', 'German': 'ドイツ語'}}[language]
+  assert {source: table[source] for source in expected} == expected
