@@ -1,46 +1,109 @@
 """The input pipeline's entry points: the tokenizer for a data config, and the train and eval
-iterators of the configured objective (`config.data.objective`) with their batch shapes."""
+iterators with their batch shapes: of the downstream task `config.data.task` for the model's
+family when one is set, else of the pretraining objective `config.data.objective`."""
 
 import itertools
+from collections.abc import Sequence
 
 from lm_jax.data import batch_iterator
 from lm_jax.data import objectives
 from lm_jax.data import sources
+from lm_jax.data import tasks
 from lm_jax.data import tokenizer as tokenizer_lib
 from lm_jax.data.objectives.span_corruption import SpanCorruptionIterator  # noqa: F401 (public)
 from lm_jax.data.packing import batch_from_examples  # noqa: F401 (public)
+from lm_jax.data.tasks import task_iterator
 
 # Training documents passed to the tokenizer trainer (it caps lines itself too).
 TOKENIZER_TRAIN_MAX_DOCS = 1_000_000
 
 
+def _task(data_config) -> tasks.Task | None:
+  name = data_config.get('task')
+  return tasks.get(name) if name else None
+
+
+def _task_family(task: tasks.Task, family: str | None) -> str:
+  if family is None:
+    raise ValueError(
+        f'config.data.task={task.name!r} makes batches for one model family: pass `family=` '
+        f'(the model class\'s `family`, one of {", ".join(task_iterator.NAMES)}).')
+  task_iterator.check_family(family, task)
+  return family
+
+
+def task_examples(data_config, split: str) -> Sequence[tasks.Example]:
+  """The examples of `split` of `config.data.task` (their `references` score predictions)."""
+  task = _task(data_config)
+  if task is None:
+    raise ValueError('config.data.task is not set: set --config.data.task to one of '
+                     f'{", ".join(tasks.NAMES)}.')
+  return tasks.load_examples(task, data_config, split)
+
+
 def load_tokenizer_for(data_config) -> tokenizer_lib.Tokenizer:
-  """The configured tokenizer, trained on (a bounded prefix of) the train split if needed."""
-  def train_texts():
-    source = sources.load_text_source(data_config, data_config.train_split)
-    return itertools.islice(source, TOKENIZER_TRAIN_MAX_DOCS)
-  return tokenizer_lib.get_tokenizer(data_config, train_texts)
+  """The configured tokenizer, trained on (a bounded prefix of) the train split if needed: of
+  the task's inputs and targets when `config.data.task` is set, else of `config.data.dataset`."""
+  task = _task(data_config)
+  if task is None:
+    def train_texts():
+      source = sources.load_text_source(data_config, data_config.train_split)
+      return itertools.islice(source, TOKENIZER_TRAIN_MAX_DOCS)
+    return tokenizer_lib.get_tokenizer(data_config, train_texts)
+
+  def task_texts():
+    examples = task_examples(data_config, data_config.train_split)
+    texts = (text for example in examples for text in (example.inputs, example.targets))
+    return itertools.islice(texts, TOKENIZER_TRAIN_MAX_DOCS)
+  # The tokenizer cache is named after `dataset`: one per task, as the task's text (with its
+  # prefixes) is what it is trained on.
+  config = data_config.copy_and_resolve_references()
+  config.dataset = f'task_{task.name}'
+  try:
+    return tokenizer_lib.get_tokenizer(config, task_texts)
+  except RuntimeError as error:
+    if 'Vocabulary size too high' not in str(error):
+      raise
+    raise ValueError(
+        f'The train split of config.data.task={task.name!r} is too small to train a tokenizer '
+        f'of config.data.tokenizer_vocab_size={data_config.tokenizer_vocab_size} ({error}). '
+        'Fine-tune with the pretrained model\'s tokenizer (--config.data.tokenizer_path), or '
+        'lower --config.data.tokenizer_vocab_size.') from None
 
 
-def batch_shapes(data_config, batch_size: int) -> batch_iterator.BatchShapes:
-  """`key -> ((batch_size, length), numpy dtype)` for every key of the configured
-  objective's batches, e.g. to initialise a model before the first batch."""
+def batch_shapes(data_config, batch_size: int, *,
+                 family: str | None = None) -> batch_iterator.BatchShapes:
+  """`key -> ((batch_size, ...), numpy dtype)` for every key of the batches, e.g. to
+  initialise a model before the first batch. `family` (the model's) is needed with a task;
+  without one the objective decides the batch keys and `family` is not used."""
+  task = _task(data_config)
+  if task is not None:
+    return task_iterator.batch_shapes(_task_family(task, family), data_config, batch_size)
   return objectives.get(data_config.objective).batch_shapes(data_config, batch_size)
 
 
-def make_train_iterator(data_config, tokenizer, batch_size: int,
-                        seed: int) -> batch_iterator.BatchIterator:
+def _make_iterator(data_config, tokenizer, batch_size, seed, family, split, training):
+  task = _task(data_config)
+  if task is not None:
+    family = _task_family(task, family)  # before any data is read
+    return task_iterator.TaskIterator(
+        task, tasks.load_examples(task, data_config, split), tokenizer, data_config,
+        batch_size, seed, family=family, shuffle=training, repeat=training)
+  iterator_class = objectives.get(data_config.objective)  # before any data is read
+  source = sources.load_text_source(data_config, split)
+  return iterator_class(source, tokenizer, data_config, batch_size, seed,
+                        shuffle=training, repeat=training)
+
+
+def make_train_iterator(data_config, tokenizer, batch_size: int, seed: int, *,
+                        family: str | None = None):
   """Endless batches of the train split, reshuffled every epoch."""
-  iterator_class = objectives.get(data_config.objective)  # before any data is read
-  source = sources.load_text_source(data_config, data_config.train_split)
-  return iterator_class(source, tokenizer, data_config, batch_size, seed,
-                        shuffle=True, repeat=True)
+  return _make_iterator(data_config, tokenizer, batch_size, seed, family,
+                        data_config.train_split, training=True)
 
 
-def make_eval_iterator(data_config, tokenizer, batch_size: int,
-                       seed: int) -> batch_iterator.BatchIterator:
+def make_eval_iterator(data_config, tokenizer, batch_size: int, seed: int, *,
+                       family: str | None = None):
   """One pass over the eval split in order; the last batch is padded with all-zero rows."""
-  iterator_class = objectives.get(data_config.objective)  # before any data is read
-  source = sources.load_text_source(data_config, data_config.eval_split)
-  return iterator_class(source, tokenizer, data_config, batch_size, seed,
-                        shuffle=False, repeat=False)
+  return _make_iterator(data_config, tokenizer, batch_size, seed, family,
+                        data_config.eval_split, training=False)

@@ -1,16 +1,22 @@
-"""Text sources: a split of a TFDS dataset as a random-access sequence of str, read
-without TensorFlow when prepared as array_record (the embedded `stdlib_docs` always is)."""
+"""Record sources: a split of a TFDS dataset as a random-access sequence of records with text
+as str, read without TensorFlow when prepared as array_record (the offline datasets of
+`lm_jax.data.builders` always are); a text source is one feature of it."""
 
 import importlib
 import os
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import tensorflow_datasets as tfds
 
+from lm_jax.data import builders
 from lm_jax.data import stdlib_docs_builder
 
 EMBEDDED_DATASET = 'stdlib_docs'
+# What the not-prepared error suggests by default instead of a missing dataset.
+EMBEDDED_OPTION = (f'--config.data.dataset={EMBEDDED_DATASET}   '
+                   'the embedded corpus, prepared offline')
 # The packages whose import registers TFDS's own builders. TFDS imports them in one
 # try block and stops at the first failure (`nearest_neighbors` needs h5py), which
 # leaves later ones such as `text` (c4, wikipedia, glue) unregistered; importing each
@@ -27,10 +33,43 @@ class DatasetNotFoundError(FileNotFoundError):
   """A known TFDS dataset that is not prepared in the data dir, with download off."""
 
 
-class TextSource(Sequence):
-  """`source[i] -> str`: one text feature of a record-indexed split."""
+def decode(value: Any) -> Any:
+  """`value` with every bytes inside it decoded as UTF-8: TFDS stores Text features as bytes,
+  in nested features (e.g. squad's `answers`) as lists (array_record) or numpy object arrays
+  (tfrecord). Numeric arrays and scalars are returned as they are."""
+  if isinstance(value, bytes):  # np.bytes_ too
+    return value.decode('utf-8')
+  if isinstance(value, dict):
+    return {key: decode(item) for key, item in value.items()}
+  if isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.dtype == object):
+    return [decode(item) for item in value]
+  return value
 
-  def __init__(self, records: Any, feature: str, name: str = ''):
+
+class Records(Sequence):
+  """`records[i] -> dict`: the records of one split, text decoded to str (see `decode`)."""
+
+  def __init__(self, records: Any, features: Any, name: str = ''):
+    self._records = records
+    self.features = features  # the builder's FeaturesDict: names of ClassLabels etc.
+    self.name = name
+
+  def __len__(self) -> int:
+    return len(self._records)
+
+  def __getitem__(self, index: int) -> dict:
+    if isinstance(index, slice):
+      return [self[i] for i in range(*index.indices(len(self)))]
+    return decode(self._records[_checked_index(index, len(self), self)])
+
+  def __repr__(self) -> str:
+    return f'Records({self.name!r}, len={len(self)})'
+
+
+class TextSource(Sequence):
+  """`source[i] -> str`: one text feature of a split's records."""
+
+  def __init__(self, records: Sequence[dict], feature: str, name: str = ''):
     self._records = records
     self._feature = feature
     self._name = name
@@ -41,16 +80,18 @@ class TextSource(Sequence):
   def __getitem__(self, index: int) -> str:
     if isinstance(index, slice):
       return [self[i] for i in range(*index.indices(len(self)))]
-    length = len(self)
-    if index < 0:
-      index += length
-    if not 0 <= index < length:  # `Sequence.__iter__` stops on IndexError
-      raise IndexError(f'index {index} out of range for {self!r}')
-    value = self._records[index][self._feature]
-    return value.decode('utf-8') if isinstance(value, bytes) else str(value)
+    return str(self._records[_checked_index(index, len(self), self)][self._feature])
 
   def __repr__(self) -> str:
     return f'TextSource({self._name!r}, feature={self._feature!r}, len={len(self)})'
+
+
+def _checked_index(index: int, length: int, sequence) -> int:
+  if index < 0:
+    index += length
+  if not 0 <= index < length:  # `Sequence.__iter__` stops on IndexError
+    raise IndexError(f'index {index} out of range for {sequence!r}')
+  return index
 
 
 class _SequentialRecords:
@@ -118,39 +159,48 @@ def _check_split(builder, split: str) -> None:
           f'Dataset {builder.name!r} has no split {base!r}; available splits: {available}.')
 
 
-def _not_prepared_error(data_config, builder) -> DatasetNotFoundError:
-  name = data_config.dataset
+def _not_prepared_error(data_config, builder, name: str,
+                        offline_option: str) -> DatasetNotFoundError:
+  task = data_config.get('task')
+  needed_by = f' (the data of config.data.task={task!r})' if task else ''
   return DatasetNotFoundError(
-      f'TFDS dataset {name!r} is not prepared in the data dir {resolved_data_dir(data_config)} '
-      f'(looked for {builder.data_dir}) '
+      f'TFDS dataset {name!r}{needed_by} is not prepared in the data dir '
+      f'{resolved_data_dir(data_config)} (looked for {builder.data_dir}) '
       'and config.data.download is False, so nothing is downloaded. Options:\n'
-      f'  --config.data.dataset={EMBEDDED_DATASET}   the embedded corpus, prepared offline\n'
+      f'  {offline_option}\n'
       '  --config.data.data_dir=<dir where you prepared it>\n'
       '  --config.data.download=True   on a machine with internet access')
 
 
-def load_text_source(data_config, split: str) -> Sequence[str]:
-  """The `data_config.text_feature` of `split` of `data_config.dataset`, as str."""
-  name, data_dir = data_config.dataset, data_config.data_dir
-  if name == EMBEDDED_DATASET:
-    builder = stdlib_docs_builder.prepare(data_dir)
-  else:
+def load_records(data_config, split: str, dataset: str | None = None, *,
+                 offline_option: str = EMBEDDED_OPTION) -> Sequence[dict]:
+  """Random-access records of `split` of `dataset` (default `data_config.dataset`), text as str.
+
+  The project's offline datasets (`lm_jax.data.builders`) are prepared on first use; TFDS's own
+  are read from `data_config.data_dir`, and downloaded only with `data_config.download`.
+  `offline_option` is the command-line alternative the not-prepared error suggests.
+  """
+  name, data_dir = dataset or data_config.dataset, data_config.data_dir
+  builder = builders.prepare(name, data_dir)
+  if builder is None:  # one of TFDS's own datasets
     builder = _builder(name, data_dir)
     if not builder.is_prepared():
       if not data_config.download:
-        raise _not_prepared_error(data_config, builder)
+        raise _not_prepared_error(data_config, builder, name, offline_option)
       # array_record so that the result reads back without TensorFlow.
       builder.download_and_prepare(file_format=stdlib_docs_builder.FILE_FORMAT)
   _check_split(builder, split)
+  return Records(_records(builder, split), builder.info.features, name=f'{name}:{split}')
 
-  features = builder.info.features
-  if data_config.text_feature not in features:
+
+def load_text_source(data_config, split: str) -> Sequence[str]:
+  """The `data_config.text_feature` of `split` of `data_config.dataset`, as str."""
+  records = load_records(data_config, split)
+  if data_config.text_feature not in records.features:
     raise ValueError(
-        f'Dataset {builder.name!r} has no feature {data_config.text_feature!r} '
-        f'(config.data.text_feature); features: {list(features.keys())}.')
-
-  return TextSource(_records(builder, split), data_config.text_feature,
-                    name=f'{builder.name}:{split}')
+        f'Dataset {data_config.dataset!r} has no feature {data_config.text_feature!r} '
+        f'(config.data.text_feature); features: {list(records.features.keys())}.')
+  return TextSource(records, data_config.text_feature, name=records.name)
 
 
 def _records(builder, split: str):

@@ -133,3 +133,86 @@ def test_construction_validates(tokenizer, make_data_config):
                                     make_data_config(inputs_length=128, targets_length=20), 2, 0)
   with pytest.raises(ValueError, match='empty'):
     pipeline.SpanCorruptionIterator([], tokenizer, make_data_config(), 2, 0)
+
+
+# Downstream tasks (config.data.task): dispatch to lm_jax/data/tasks/task_iterator.py.
+
+def fake_task_records(monkeypatch, records_by_split):
+  def load_records(data_config, split, dataset=None, **kwargs):
+    return records_by_split[split]
+  monkeypatch.setattr(sources, 'load_records', load_records)
+
+
+TRANSLATIONS = {
+    'train': [{'source': f'Message {i}', 'target': f'Nachricht {i}'} for i in range(10)],
+    'validation': [{'source': f'Word {i}', 'target': f'Wort {i}'} for i in range(5)],
+}
+
+
+def test_batch_shapes_dispatch_on_the_task(make_data_config):
+  from lm_jax.data.tasks import task_iterator
+  config = make_data_config(task='translate_en_de', inputs_length=24, targets_length=8)
+  for family in task_iterator.NAMES[:2]:
+    assert pipeline.batch_shapes(config, 2, family=family) == task_iterator.batch_shapes(
+        family, config, 2)
+  with pytest.raises(ValueError, match=r"task='translate_en_de'.*pass `family=`"):
+    pipeline.batch_shapes(config, 2)
+  with pytest.raises(ValueError, match='classification head needs a classification task'):
+    pipeline.batch_shapes(config, 2, family='encoder_classifier')
+  # Without a task the objective decides; `family` is not used.
+  pretraining = make_data_config(inputs_length=24, targets_length=8)
+  assert pipeline.batch_shapes(pretraining, 2, family='decoder_only') == pipeline.batch_shapes(
+      pretraining, 2)
+  assert 'encoder_input_tokens' in pipeline.batch_shapes(pretraining, 2)
+
+
+def test_task_iterators(monkeypatch, make_data_config, tokenizer):
+  from lm_jax.data.tasks import task_iterator
+  fake_task_records(monkeypatch, TRANSLATIONS)
+  config = make_data_config(task='translate_en_de', inputs_length=24, targets_length=8)
+  examples = pipeline.task_examples(config, 'validation')
+  assert [e.inputs for e in examples] == [f'translate English to German: Word {i}'
+                                          for i in range(5)]
+  assert [e.references for e in examples] == [(f'Wort {i}',) for i in range(5)]
+
+  eval_iter = pipeline.make_eval_iterator(config, tokenizer, 4, seed=0, family='decoder_only')
+  assert isinstance(eval_iter, task_iterator.TaskIterator)
+  batches = list(eval_iter)
+  assert len(batches) == 2 and batches[0]['decoder_target_tokens'].shape == (4, 32)
+  prompts = [tokenizer.decode(row) for b in batches for row in b['decoder_target_tokens']]
+  assert prompts[:5] == [e.inputs for e in examples] and prompts[5:] == ['', '', '']
+
+  train_iter = pipeline.make_train_iterator(config, tokenizer, 4, seed=0,
+                                            family='encoder_decoder')
+  seen = [tokenizer.decode(row) for _ in range(5) for row in next(train_iter)[
+      'encoder_input_tokens']]
+  assert len(seen) == 20 and train_iter.epoch == 1  # repeats, in a shuffled order
+  train_inputs = sorted(f'translate English to German: Message {i}' for i in range(10))
+  assert sorted(seen[:10]) == sorted(seen[10:20]) == train_inputs
+  assert seen[:10] != sorted(seen[:10])
+  with pytest.raises(ValueError, match='config.data.task is not set'):
+    pipeline.task_examples(make_data_config(), 'validation')
+
+
+def test_task_tokenizer_is_trained_on_the_task(monkeypatch, make_data_config,
+                                               validation_texts, tmp_path):
+  records = [{'document': text, 'summary': text.split('\n')[0], 'name': ''}
+             for text in validation_texts]
+  fake_task_records(monkeypatch, {'train': records})
+  config = make_data_config(task='summarize_docstrings', data_dir=str(tmp_path),
+                            tokenizer_vocab_size=600)
+  tokenizer = pipeline.load_tokenizer_for(config)
+  assert tokenizer.path == tokenizer_lib.cache_path(str(tmp_path), 'task_summarize_docstrings',
+                                                    600)
+  assert tokenizer.vocab_size == 600 + config.num_extra_ids
+  # Trained on the examples' inputs and targets (training is deterministic).
+  texts = [text for r in records for text in ('summarize: ' + r['document'], r['summary'])]
+  with open(tokenizer.path, 'rb') as f:
+    assert f.read() == tokenizer_lib.train(texts, 600)
+  assert tokenizer.decode(tokenizer.encode(validation_texts[0])) == validation_texts[0]
+
+  with pytest.raises(ValueError, match=r"task='summarize_docstrings' is too small.*"
+                                       r'tokenizer_vocab_size=50000.*tokenizer_path'):
+    pipeline.load_tokenizer_for(make_data_config(task='summarize_docstrings',
+                                                 data_dir=str(tmp_path),
+                                                 tokenizer_vocab_size=50000))

@@ -60,3 +60,66 @@ def test_tfrecord_without_tensorflow_says_how_to_fix(make_data_config, tmp_path)
   builder = tfds.builder('stdlib_docs', data_dir=str(copy))
   with pytest.raises(RuntimeError, match=r"pip install tensorflow.*file_format='array_record'"):
     sources._records(builder, 'train')
+
+
+def test_decode_nested_bytes():
+  import numpy as np
+  record = {'question': b'Wer?', 'label': 3,
+            'answers': {'text': np.array([b'Ann', 'Bé'.encode()], dtype=object),
+                        'answer_start': np.array([0, 4], np.int32)},
+            'lemmas': [b'cat', b'true_cat'], 'embedding': np.arange(3.0)}
+  decoded = sources.decode(record)
+  assert decoded['question'] == 'Wer?' and decoded['label'] == 3
+  assert decoded['answers']['text'] == ['Ann', 'Bé']
+  assert decoded['answers']['answer_start'].tolist() == [0, 4]
+  assert decoded['lemmas'] == ['cat', 'true_cat']
+  assert decoded['embedding'].dtype == np.float64
+
+
+def test_load_records_of_a_split(make_data_config):
+  config = make_data_config(dataset='mnist')  # `dataset=` takes precedence
+  records = sources.load_records(config, 'validation', 'stdlib_docs')
+  text = sources.load_text_source(make_data_config(), 'validation')
+  assert len(records) == len(text) and set(records.features) == {'text'}
+  assert records[0] == {'text': text[0]} and records[-1] == {'text': text[-1]}
+  assert [r['text'] for r in records[2:5]] == text[2:5]
+  with pytest.raises(IndexError):
+    records[len(records)]
+
+
+def test_nested_features_read_back_as_str(make_data_config, tmp_path):
+  import numpy as np
+  import tensorflow_datasets as tfds
+  from etils import epath
+
+  class LmJaxTestNestedRecords(tfds.core.GeneratorBasedBuilder):
+    VERSION = tfds.core.Version('1.0.0')
+    code_path = epath.Path(__file__)
+
+    def _info(self):
+      return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
+          'question': tfds.features.Text(),
+          'answers': tfds.features.Sequence({'text': tfds.features.Text(),
+                                             'answer_start': np.int32}),
+          'label': tfds.features.ClassLabel(names=['no', 'yes'])}))
+
+    def _split_generators(self, dl_manager):
+      return {'train': self._generate_examples()}
+
+    def _generate_examples(self):
+      yield 0, {'question': 'Wer?', 'answers': {'text': ['Ann', 'Bé'], 'answer_start': [0, 4]},
+                'label': 1}
+      yield 1, {'question': 'Wo?', 'answers': {'text': [], 'answer_start': []}, 'label': 0}
+
+  data_dir = str(tmp_path)
+  LmJaxTestNestedRecords(data_dir=data_dir).download_and_prepare(
+      file_format='array_record',
+      download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+  records = sources.load_records(make_data_config(data_dir=data_dir), 'train',
+                                 'lm_jax_test_nested_records')
+  by_question = {r['question']: r for r in records}
+  assert by_question['Wer?']['answers']['text'] == ['Ann', 'Bé']
+  assert [int(x) for x in by_question['Wer?']['answers']['answer_start']] == [0, 4]
+  assert int(by_question['Wer?']['label']) == 1
+  assert by_question['Wo?']['answers']['text'] == []
+  assert records.features['label'].names == ['no', 'yes']

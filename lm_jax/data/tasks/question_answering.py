@@ -1,0 +1,34 @@
+"""Question answering in T5's format: closed-book questions ('question: ...') on the offline
+Python FAQ, and SQuAD with its context. Scored by SQuAD exact match and F1."""
+
+from lm_jax.data.tasks.task import Example, Task, register, single_reference
+
+METRICS = ('squad',)
+
+
+def _python_faq(record: dict) -> Example:
+  return single_reference('question: ' + record['question'], record['answer'])
+
+
+def _squad(record: dict) -> Example:
+  # T5 also spaces out punctuation (`_pad_punctuation`), a workaround for its tokenizer that a
+  # lossless SentencePiece model does not need; the text is kept as it is.
+  answers = tuple(record['answers']['text'])
+  inputs = f"question: {record['question']} context: {record['context']}"
+  # Train on the first answer; a prediction matching any of them counts (SQuAD v1.1 scoring).
+  return Example(inputs, answers[0] if answers else '', answers)
+
+
+register(Task(
+    name='python_faq',
+    dataset='python_faq',
+    preprocess=_python_faq,
+    metrics=METRICS,
+    description="Closed-book QA on the questions and answers of Python's FAQ (offline)."))
+register(Task(
+    name='squad',
+    dataset='squad',
+    preprocess=_squad,
+    metrics=METRICS,
+    description='SQuAD v1.1 extractive QA, the question with its context paragraph (TFDS).',
+    offline_alternative='python_faq'))
