@@ -55,8 +55,18 @@ def _encoder_only(model, variables, batch, tokenizer):
   return samples
 
 
+def _encoder_classifier(model, variables, batch, tokenizer):
+  """Predicted and target class ids as strings (the caller maps them to the task's label
+  names); all-padding filler rows (label_weight 0) are skipped."""
+  logits = model.apply(variables, jnp.asarray(batch['encoder_input_tokens']))
+  predicted = np.asarray(jnp.argmax(logits, axis=-1))
+  return [{'input': tokenizer.decode(batch['encoder_input_tokens'][row].tolist()),
+           'target': str(int(batch['label'][row])), 'prediction': str(int(predicted[row]))}
+          for row in range(len(predicted)) if batch['label_weight'][row] > 0]
+
+
 SAMPLERS = {'encoder_decoder': _encoder_decoder, 'decoder_only': _decoder_only,
-            'encoder_only': _encoder_only}
+            'encoder_only': _encoder_only, 'encoder_classifier': _encoder_classifier}
 
 
 def predict_samples(model, params, batch: dict, tokenizer) -> list[dict]:

@@ -1,5 +1,5 @@
 """BERT (Devlin et al. 2019): an encoder-only Transformer with a masked-LM head, numerically
-matching HF's BertForMaskedLM."""
+matching HF's BertForMaskedLM, and the same encoder with a sequence-classification head."""
 import dataclasses
 import functools
 from typing import ClassVar
@@ -46,6 +46,17 @@ class BertConfig(BlockConfig):
     self.require_positive_ints('num_layers', 'type_vocab_size')
 
 
+@dataclasses.dataclass(frozen=True)
+class BertClassifierConfig(BertConfig):
+  """The keys of `config.model` for `name='bert_classifier'`: BERT's plus the class count."""
+  NAME = 'bert_classifier'
+  num_classes: int = 2
+
+  def __post_init__(self):
+    super().__post_init__()
+    self.require_positive_ints('num_classes')
+
+
 class MlmHead(nn.Module):
   """HF BertLMPredictionHead: Dense -> activation -> LayerNorm, then the word embeddings
   transposed plus a per-token output bias (the tied output layer of the original BERT code,
@@ -63,13 +74,14 @@ class MlmHead(nn.Module):
     return self.token_embedder.attend(x).astype(jnp.float32) + bias  # (B, T, vocab_size)
 
 
-class Bert(nn.Module):
-  """BERT; dropout is on exactly when a 'dropout' rng is passed to `apply`.
+class BertEncoder(nn.Module):
+  """BERT's embeddings and layer stack, shared by the MLM model and the classifier so that both
+  name their parameters alike (an MLM checkpoint loads into the classifier's backbone).
 
   Embeddings are word + position + token type, LayerNorm-ed and dropped out (HF
   BertEmbeddings); that norm stays with pre-LN layers, which add `final_norm` after the stack.
+  Dropout is on exactly when a 'dropout' rng is passed to `apply`.
   """
-  family: ClassVar[str] = 'encoder_only'
   config: BertConfig
 
   def setup(self):
@@ -85,14 +97,6 @@ class Bert(nn.Module):
     self.layers = [TransformerLayer(cfg) for _ in range(cfg.num_layers)]  # layers_0, ...
     if cfg.norm_position == 'pre':
       self.final_norm = layer_norm(cfg, 'final_norm')
-    self.mlm_head = MlmHead(cfg, self.token_embedder)
-
-  def __call__(self, encoder_input_tokens, encoder_segment_ids=None, encoder_positions=None,
-               encoder_token_type_ids=None):
-    """(B, T) int tokens -> MLM logits (B, T, vocab_size) float32."""
-    encoded = self.encode(encoder_input_tokens, encoder_segment_ids, encoder_positions,
-                          encoder_token_type_ids)
-    return self.mlm_head(encoded)
 
   def encode(self, encoder_input_tokens, encoder_segment_ids=None, encoder_positions=None,
              encoder_token_type_ids=None):
@@ -125,6 +129,61 @@ class Bert(nn.Module):
     return x
 
 
+class Bert(BertEncoder):
+  """BERT with its masked-LM head."""
+  family: ClassVar[str] = 'encoder_only'
+
+  def setup(self):
+    super().setup()
+    self.mlm_head = MlmHead(self.config, self.token_embedder)
+
+  def __call__(self, encoder_input_tokens, encoder_segment_ids=None, encoder_positions=None,
+               encoder_token_type_ids=None):
+    """(B, T) int tokens -> MLM logits (B, T, vocab_size) float32."""
+    encoded = self.encode(encoder_input_tokens, encoder_segment_ids, encoder_positions,
+                          encoder_token_type_ids)
+    return self.mlm_head(encoded)
+
+
+class BertClassifier(BertEncoder):
+  """BERT with a sequence-classification head (HF BertForSequenceClassification's layout).
+
+  HF pools the hidden state of the first token, [CLS]; lm_jax's SentencePiece tokenizers have no
+  [CLS] token, so the first position holds an ordinary word and is a poor summary of the row.
+  The pooler reads instead the mean of the final hidden states over the non-pad tokens (as
+  Sentence-BERT does), then Dense + tanh ('pooler'), dropout, Dense to the classes
+  ('classifier'). The head runs in float32: it sees one vector per row, so its cost is nil.
+  """
+  family: ClassVar[str] = 'encoder_classifier'
+  config: BertClassifierConfig
+
+  def setup(self):
+    super().setup()
+    cfg = self.config
+    dense = functools.partial(nn.Dense, dtype=jnp.float32, param_dtype=jnp.float32,
+                              kernel_init=nn.initializers.normal(cfg.init_std))
+    self.pooler = dense(cfg.d_model)
+    self.classifier = dense(cfg.num_classes)
+
+  def __call__(self, encoder_input_tokens, encoder_segment_ids=None, encoder_positions=None,
+               encoder_token_type_ids=None):
+    """(B, T) int tokens -> class logits (B, num_classes) float32."""
+    encoded = self.encode(encoder_input_tokens, encoder_segment_ids, encoder_positions,
+                          encoder_token_type_ids).astype(jnp.float32)  # (B, T, d_model)
+    real = (encoder_input_tokens != 0)[..., None]  # pad id 0
+    # An all-padding row (a filler row of the last eval batch) pools to zeros, not NaN.
+    pooled = (jnp.sum(jnp.where(real, encoded, 0.0), axis=1)
+              / jnp.maximum(jnp.sum(real, axis=1), 1))  # (B, d_model)
+    pooled = jnp.tanh(self.pooler(pooled))
+    pooled = self.dropout(pooled, not self.has_rng('dropout'))
+    return self.classifier(pooled)  # (B, num_classes)
+
+
 @register_model('bert')
 def build_bert(model_config) -> Bert:
   return Bert(BertConfig.from_model_config(model_config))
+
+
+@register_model('bert_classifier')
+def build_bert_classifier(model_config) -> BertClassifier:
+  return BertClassifier(BertClassifierConfig.from_model_config(model_config))

@@ -30,6 +30,12 @@ FAMILIES = {
         inputs=('encoder_input_tokens',),
         optional=('encoder_segment_ids', 'encoder_positions', 'encoder_token_type_ids'),
         targets='encoder_target_tokens', weights='encoder_loss_weights'),
+    # One label per row: logits (B, num_classes) against targets (B,), which the token-level
+    # cross-entropy scores unchanged (it works on any leading shape).
+    'encoder_classifier': FamilyIO(
+        inputs=('encoder_input_tokens',),
+        optional=('encoder_segment_ids', 'encoder_positions', 'encoder_token_type_ids'),
+        targets='label', weights='label_weight'),
 }
 
 
@@ -41,16 +47,19 @@ def family_io(model) -> FamilyIO:
   return FAMILIES[family]
 
 
-def check_batch_keys(model, batch_keys, objective: str) -> None:
-  """Fails at start-up when the data objective does not feed this model family."""
+def check_batch_keys(model, batch_keys, objective: str, task: str | None = None) -> None:
+  """Fails at start-up when the data objective (or task, when set) does not feed this model
+  family."""
   io = family_io(model)
   missing = [k for k in (*io.inputs, io.targets, io.weights) if k not in batch_keys]
   if missing:
+    source = (f'config.data.task={task!r}' if task else f'config.data.objective={objective!r}')
     raise ValueError(
-        f'config.data.objective={objective!r} makes batches without {missing}, which '
-        f'{type(model).__name__} ({model.family} model) needs. Objectives per family: '
+        f'{source} makes batches without {missing}, which {type(model).__name__} '
+        f'({model.family} model) needs. Objectives per family: '
         "encoder_decoder: 'span_corruption'; decoder_only: 'causal_lm' or 'prefix_lm'; "
-        "encoder_only: 'mlm'.")
+        "encoder_only: 'mlm'. encoder_classifier models take classification tasks only "
+        "(config.data.task, e.g. 'wordnet_categories'), not a pretraining objective.")
 
 
 def model_arguments(model, batch) -> tuple[tuple, dict]:
@@ -60,7 +69,8 @@ def model_arguments(model, batch) -> tuple[tuple, dict]:
 
 
 def apply_model(model, params, batch, rngs):
-  """Logits (B, T, V) of `model` on `batch`; dropout on when `rngs` has a 'dropout' key."""
+  """Logits (B, T, V) of `model` on `batch`, (B, num_classes) for a classifier; dropout on
+  when `rngs` has a 'dropout' key."""
   args, kwargs = model_arguments(model, batch)
   return model.apply({'params': params}, *args, **kwargs, rngs=rngs)
 
@@ -79,7 +89,8 @@ def targets_and_weights(model, batch):
 
 def token_count(model, batch):
   """Non-padding tokens the model reads. Segment ids mark padding when the batch has them;
-  otherwise id 0 does, counted on decoder targets since decoder inputs start with 0 as BOS."""
+  otherwise id 0 does, counted on decoder targets since decoder inputs start with 0 as BOS.
+  A classifier counts its encoder tokens, not its labels."""
   total = 0
   for key in family_io(model).inputs:
     stack = key.split('_')[0]  # 'encoder' or 'decoder'
