@@ -3,17 +3,22 @@
 Config files start from `default_config()` and change values; a key that is not here is a typo
 or a feature that does not exist, and `validate_config` says so before any compute is spent.
 """
+import re
+
 import ml_collections
 
 OPTIMIZERS = ('adamw', 'adafactor')
 SCHEDULES = ('rsqrt', 'cosine', 'linear', 'constant')
-MODES = ('train', 'generate')
+MODES = ('train', 'eval', 'generate')
+FINETUNE_MODES = ('full', 'frozen')
+EARLY_STOPPING_MODES = ('max', 'min')
+EVAL_CHECKPOINTS = ('latest', 'best')
 GENERATE_STRATEGIES = ('greedy', 'sample', 'beam')
 
 
 def default_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  c.mode = 'train'                 # 'generate': continue --prompt texts from the latest checkpoint.
+  c.mode = 'train'                 # 'eval': score a checkpoint; 'generate': continue --prompt texts.
   c.seed = 0
   c.num_train_steps = 1000
   c.per_device_batch_size = 8
@@ -23,6 +28,28 @@ def default_config() -> ml_collections.ConfigDict:
   c.checkpoint_every_steps = 200
   c.keep_checkpoints = 3
   c.num_samples = 4                # decoded validation examples shown at the end.
+  # Fine-tuning starts from pretrained weights: an lm_jax workdir (its latest checkpoint, model
+  # config and tokenizer) or a local Hugging Face directory (lm_jax.convert.from_hf).
+  c.init_from = ml_collections.config_dict.placeholder(str)
+
+  c.finetune = ml_collections.ConfigDict()
+  c.finetune.mode = 'full'         # 'frozen': feature extraction, only `trainable` parameters learn.
+  c.finetune.trainable = ''        # frozen: regex on '/'-joined parameter paths; '' = the parameters
+                                   # init_from did not provide (a new task head).
+
+  # Stop when the eval metric has not improved for `patience` evaluations (0: never stop); a
+  # named metric also keeps its best checkpoint in <workdir>/checkpoints_best.
+  c.early_stopping = ml_collections.ConfigDict()
+  c.early_stopping.metric = ''     # an eval key without 'eval/', e.g. 'bleu', 'rougeL', 'loss'.
+  c.early_stopping.mode = 'max'
+  c.early_stopping.patience = 0
+
+  # Task evaluation: decoded predictions scored by the metrics of lm_jax/evaluation/metrics.py.
+  c.eval = ml_collections.ConfigDict()
+  c.eval.metrics = ()              # metric names; () = the task's own (lm_jax/data/tasks).
+  c.eval.num_examples = 200        # decoded per evaluation, from the start of the split (None: all).
+  c.eval.split = ml_collections.config_dict.placeholder(str)  # eval mode; None = data.eval_split.
+  c.eval.checkpoint = 'latest'     # eval mode: 'latest' or 'best' (checkpoints_best).
 
   c.loss = ml_collections.ConfigDict()
   c.loss.label_smoothing = 0.0
@@ -33,6 +60,9 @@ def default_config() -> ml_collections.ConfigDict:
 
   c.data = ml_collections.ConfigDict()
   c.data.dataset = 'stdlib_docs'
+  # A downstream task (lm_jax/data/tasks): its dataset and preprocessing replace `dataset` and
+  # `objective`; None pretrains on `dataset` with `objective`.
+  c.data.task = ml_collections.config_dict.placeholder(str)
   c.data.data_dir = ml_collections.config_dict.placeholder(str)
   c.data.download = False
   c.data.text_feature = 'text'
@@ -135,6 +165,35 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   require(0 < g.top_p <= 1, 'generate.top_p', 'must be in (0, 1]')
   require(isinstance(g.num_beams, int) and g.num_beams >= 1, 'generate.num_beams',
           'must be a positive integer')
+
+  f = config.finetune
+  require(f.mode in FINETUNE_MODES, 'finetune.mode', f'must be one of {FINETUNE_MODES}')
+  require(f.mode == 'full' or config.init_from or config.mode != 'train', 'finetune.mode',
+          'frozen feature extraction keeps pretrained weights fixed, so it needs '
+          '--config.init_from=<lm_jax workdir or Hugging Face directory>')
+  try:
+    re.compile(f.trainable)
+  except re.error as e:
+    require(False, 'finetune.trainable', f'is not a valid regular expression ({e})')
+  s = config.early_stopping
+  require(s.mode in EARLY_STOPPING_MODES, 'early_stopping.mode',
+          f'must be one of {EARLY_STOPPING_MODES}')
+  require(isinstance(s.patience, int) and s.patience >= 0, 'early_stopping.patience',
+          'must be an integer >= 0 (0: keep the best checkpoint, never stop)')
+  require(s.patience == 0 or s.metric, 'early_stopping.patience',
+          'needs --config.early_stopping.metric, the eval metric to watch')
+  e = config.eval
+  require(e.num_examples is None or (isinstance(e.num_examples, int) and e.num_examples > 0),
+          'eval.num_examples', 'must be a positive integer, or None for the whole split')
+  require(e.checkpoint in EVAL_CHECKPOINTS, 'eval.checkpoint', f'must be one of {EVAL_CHECKPOINTS}')
+  from lm_jax.evaluation import metrics  # the registry owns the metric names
+  try:
+    metrics.check_names(tuple(e.metrics))
+  except ValueError as error:
+    require(False, 'eval.metrics', str(error).rstrip('.'))
+  if d.task is not None:
+    from lm_jax.data import tasks  # the registry owns the task names
+    require(d.task in tasks.TASKS, 'data.task', f'must be one of {", ".join(tasks.TASKS)}')
 
   o = config.optimizer
   require(o.name in OPTIMIZERS, 'optimizer.name', f'must be one of {OPTIMIZERS}')

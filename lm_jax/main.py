@@ -1,5 +1,7 @@
 """Command line: `python -m lm_jax.main --config=configs/t5_small.py[:variant] [--config.a.b=v]`.
 
+`--config.mode=eval` scores the workdir's latest (or best) checkpoint on `config.eval.split` and
+writes `eval_<split>.json` and `predictions_<split>.jsonl` there.
 `--config.mode=generate --prompt="text" [--prompt=...]` continues prompts with the latest
 checkpoint of the workdir instead of training (decoding options under `config.generate`).
 """

@@ -1,4 +1,5 @@
-"""Orbax checkpoints of the train state and the data iterator position in `<workdir>/checkpoints`.
+"""Orbax checkpoints of the train state, the data iterator position and the loop's own JSON state
+(e.g. early stopping) in `<workdir>/checkpoints`.
 
 Orbax writes each step to a temporary directory and renames it when complete, so a run killed
 mid-save keeps its previous checkpoint. Anything that cannot be restored raises
@@ -6,6 +7,7 @@ mid-save keeps its previous checkpoint. Anything that cannot be restored raises
 """
 import json
 import os
+from typing import Any, NamedTuple
 
 import jax
 import ml_collections
@@ -18,6 +20,13 @@ _RESUME_CRITICAL = ('model', 'optimizer.name', 'data.objective')
 
 class CheckpointError(RuntimeError):
   pass
+
+
+class Restored(NamedTuple):
+  state: Any
+  data_state: dict
+  step: int
+  extra: dict  # the JSON `extra` saved with the step; {} for checkpoints saved without one
 
 
 def _lookup(config_dict, dotted):
@@ -33,9 +42,13 @@ class Checkpointer:
   def __init__(self, workdir: str, every_steps: int, keep: int):
     self.directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
     self.every_steps = every_steps
+    # Handlers named up front so that the items of a step on disk can be listed before restoring.
     self._manager = ocp.CheckpointManager(
         self.directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
+        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),
+        item_handlers={'state': ocp.StandardCheckpointHandler(),
+                       'data': ocp.JsonCheckpointHandler(),
+                       'extra': ocp.JsonCheckpointHandler()})
     self._config_path = os.path.join(workdir, 'config.json')
 
   def latest_step(self):
@@ -60,30 +73,40 @@ class Checkpointer:
     with open(self._config_path, 'w') as f:
       json.dump(current, f, indent=2)
 
-  def maybe_save(self, step: int, state, data_state: dict, force: bool = False) -> bool:
+  def maybe_save(self, step: int, state, data_state: dict, extra: dict | None = None,
+                 force: bool = False) -> bool:
+    """Saves every `every_steps` (or when forced); `extra` is any JSON-serialisable dict the loop
+    needs back on resume, such as the early-stopping state."""
     if not force and step % self.every_steps:
       return False
     if step in self._manager.all_steps():
       return False
-    return self._manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)), force=True)
+    items = dict(state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state))
+    if extra is not None:
+      items['extra'] = ocp.args.JsonSave(extra)
+    return self._manager.save(step, args=ocp.args.Composite(**items), force=True)
 
-  def restore_latest(self, abstract_state):
-    """Returns (state, data_state, step), or None when there is no checkpoint yet."""
+  def restore_latest(self, abstract_state) -> Restored | None:
+    """The latest checkpoint as `Restored(state, data_state, step, extra)`, or None when there
+    is no checkpoint yet."""
     step = self.latest_step()
     if step is None:
       return None
     target = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_state)
     try:
-      restored = self._manager.restore(step, args=ocp.args.Composite(
-          state=ocp.args.StandardRestore(target), data=ocp.args.JsonRestore()))
+      items = dict(state=ocp.args.StandardRestore(target), data=ocp.args.JsonRestore())
+      # Checkpoints written before `extra` existed (or by a run without one) lack the item.
+      if 'extra' in self._manager.item_metadata(step):
+        items['extra'] = ocp.args.JsonRestore()
+      restored = self._manager.restore(step, args=ocp.args.Composite(**items))
     except Exception as e:  # orbax raises many types; all mean the same thing to the user.
       raise CheckpointError(
           f'Could not restore checkpoint step {step} from {self.directory}: '
           f'{type(e).__name__}: {e}\nThe checkpoint is corrupt or was written by an incompatible '
           f'model/optimizer. Delete {os.path.join(self.directory, str(step))} to fall back to an '
           f'earlier step, or use another --workdir.') from e
-    return restored['state'], restored['data'], step
+    return Restored(restored['state'], restored['data'], step,
+                    restored['extra'] if 'extra' in items else {})
 
   def wait(self):
     self._manager.wait_until_finished()

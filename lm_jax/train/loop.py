@@ -1,128 +1,59 @@
-"""`train_and_evaluate`: the one training loop every model and objective runs through."""
+"""`train_and_evaluate`: the one training loop every model, objective and task runs through."""
 import json
 import os
 import time
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 from tqdm import tqdm
 
-from lm_jax import config_schema, models
-from lm_jax.data import pipeline
-from lm_jax.evaluation import samples as samples_lib
-from lm_jax.train import (checkpoints, metrics_writer, model_io, optimizers, partitioning,
-                          train_step as steps)
+from lm_jax.train import early_stopping, metrics_writer, partitioning, train_step as steps
+from lm_jax.train.trainer import Trainer, add_sums
+
+__all__ = ['Trainer', 'train_and_evaluate']
 
 
-def _add(total, new):
-  return new if total is None else jax.tree.map(jnp.add, total, new)
-
-
-class Trainer:
-  """Holds what one run builds once: mesh, model, data, jitted steps, checkpointer, writer."""
-
-  def __init__(self, config: ml_collections.ConfigDict, workdir: str, training: bool = True):
-    """`training=False` builds what restoring and using a checkpoint needs, and no train data."""
-    config_schema.validate_config(config)
-    self.config, self.workdir = config, workdir
-    self.model = models.build_model(config.model)  # Rejects unknown model keys before any compute.
-    self.mesh = partitioning.create_mesh()
-    self.global_batch = partitioning.global_batch_size(config.per_device_batch_size, self.mesh)
-    self.host_batch = partitioning.process_batch_size(self.global_batch, self.mesh)
-    self.replicated = partitioning.replicated(self.mesh)
-    self.batch_sharding = partitioning.batch_sharding(self.mesh)
-    shapes = pipeline.batch_shapes(config.data, self.global_batch)
-    model_io.check_batch_keys(self.model, shapes, config.data.objective)
-
-    self.tokenizer = pipeline.load_tokenizer_for(config.data)
-    if self.tokenizer.vocab_size > config.model.vocab_size:
-      raise ValueError(
-          f'The tokenizer has {self.tokenizer.vocab_size} ids (with {config.data.num_extra_ids} '
-          f'sentinels) but config.model.vocab_size is {config.model.vocab_size}: raise '
-          f'--config.model.vocab_size or lower --config.data.tokenizer_vocab_size.')
-    # Multi-host: every host runs this iterator for its own rows; seeds differ per host.
-    self.train_iter = pipeline.make_train_iterator(
-        config.data, self.tokenizer, self.host_batch,
-        config.seed + jax.process_index()) if training else None
-
-    self.optimizer, self.schedule = optimizers.make_optimizer(config.optimizer,
-                                                              config.num_train_steps)
-    self._init, self.train_step, self.eval_step = steps.jit_steps(
-        self.model, self.optimizer, self.schedule, config.loss, self.mesh, shapes)
-    self.checkpointer = checkpoints.Checkpointer(workdir, config.checkpoint_every_steps,
-                                                 config.keep_checkpoints)
-    self.checkpointer.check_config(config, write=training)
-
-  def _restore_latest(self):
-    rng = jax.random.key_data(jax.random.key(self.config.seed))
-    abstract = jax.eval_shape(self._init, rng)
-    abstract = jax.tree.map(
-        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.replicated), abstract)
-    return rng, self.checkpointer.restore_latest(abstract)
-
-  def latest_params(self):
-    """(params, step) of the latest checkpoint; a workdir without one is an error."""
-    _, restored = self._restore_latest()
-    if restored is None:
-      raise FileNotFoundError(
-          f'No checkpoint in {self.checkpointer.directory}: train first (the same command '
-          'without --config.mode), or point --workdir at a trained run.')
-    state, _, step = restored
-    return state.params, step
-
-  def initial_state(self):
-    """The latest checkpoint (state and data position) or a fresh initialisation."""
-    rng, restored = self._restore_latest()
-    if restored is None:
-      return self._init(rng)
-    state, data_state, step = restored
-    self.train_iter.set_state(data_state)
-    print(f'Resumed from {self.checkpointer.directory} at step {step}.')
-    return state
-
-  def evaluate(self, params) -> dict:
-    eval_iter = pipeline.make_eval_iterator(self.config.data, self.tokenizer, self.host_batch,
-                                            self.config.seed)
-    sums = None
-    for i, batch in enumerate(eval_iter):
-      if self.config.num_eval_batches is not None and i >= self.config.num_eval_batches:
-        break
-      sums = _add(sums, self.eval_step(params, partitioning.shard_batch(batch,
-                                                                        self.batch_sharding)))
-    return steps.summarize(jax.device_get(sums))
-
-  def samples(self, params) -> list[dict]:
-    """Predictions for the first validation examples (see lm_jax/evaluation/samples.py)."""
-    n = self.config.num_samples
-    if not n:
-      return []
-    batch = next(iter(pipeline.make_eval_iterator(self.config.data, self.tokenizer, n,
-                                                  self.config.seed)))
-    return samples_lib.predict_samples(self.model, params, batch, self.tokenizer)
+def _write_samples(workdir: str, samples: list[dict]) -> None:
+  with open(os.path.join(workdir, 'samples.jsonl'), 'w') as f:
+    for s in samples:
+      f.write(json.dumps(s) + '\n')
+      print(f'\ninput:      {s["input"]!r}\ntarget:     {s["target"]!r}\n'
+            f'prediction: {s["prediction"]!r}')
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  """Trains `config.num_train_steps` steps (resuming from `workdir`); returns the last metrics."""
+  """Trains `config.num_train_steps` steps (resuming from `workdir`), or until early stopping;
+  returns the last metrics."""
   trainer = Trainer(config, workdir)
+  config = trainer.config  # with init_from and the task resolved
   state = trainer.initial_state()
   start = int(jax.device_get(state.step))
+  stopping = config.early_stopping
+  stopper = best = None
+  if stopping.metric:
+    stopper = early_stopping.EarlyStopping(stopping.metric, stopping.mode, stopping.patience)
+    if 'early_stopping' in trainer.restored_extra:
+      stopper.load_state_dict(trainer.restored_extra['early_stopping'])
+    best = early_stopping.BestCheckpoint(workdir)
+  # A run that stopped early and is started again has nothing left to do.
+  already_stopped = stopper is not None and stopper.should_stop
+  end = start if already_stopped else config.num_train_steps
   writer = metrics_writer.MetricsWriter(workdir)
-  last = {}
+  last, records = {}, []
   progress = tqdm(total=config.num_train_steps, initial=start, desc='train', unit='step',
                   mininterval=1.0, disable=jax.process_index() != 0)
   sums, window_start = None, time.perf_counter()
-  for step in range(start + 1, config.num_train_steps + 1):
+  for step in range(start + 1, end + 1):
     batch = partitioning.shard_batch(next(trainer.train_iter), trainer.batch_sharding)
     state, metrics = trainer.train_step(state, batch)
-    sums = _add(sums, metrics)
+    sums = add_sums(sums, metrics)
     is_last = step == config.num_train_steps
 
     if step % config.log_every_steps == 0 or is_last:
       sums = jax.device_get(sums)
       elapsed = time.perf_counter() - window_start
       summary = steps.summarize(sums)
-      last = {'train/loss': summary['loss'], 'train/accuracy': summary['accuracy'],
+      last = {'train/loss': summary['loss'], 'train/token_accuracy': summary['token_accuracy'],
               'train/z_loss': summary['z_loss'],
               'train/learning_rate': float(metrics['learning_rate']),
               'train/grad_norm': float(metrics['grad_norm']),
@@ -132,27 +63,42 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                            tok_s=f'{last["train/tokens_per_s"]:.0f}')
       sums, window_start = None, time.perf_counter()
 
+    stop = False
     if step % config.eval_every_steps == 0 or is_last:
-      evaluated = {f'eval/{k}': v for k, v in trainer.evaluate(state.params).items()}
+      scores, records = trainer.evaluate(state.params)
+      evaluated = {f'eval/{k}': v for k, v in scores.items()}
       writer.write(step, evaluated)
       last.update(evaluated)
       progress.write(f'step {step}: ' + ', '.join(f'{k}={v:.4g}' for k, v in evaluated.items()))
+      if stopper is not None:
+        if stopper.update(step, scores):
+          best.save(step, state.params, {'step': step, 'metric': stopper.metric,
+                                         'value': stopper.best_value})
+        stop = stopper.should_stop
+        if stop:
+          progress.write(f'Early stopping at step {step}: eval/{stopper.metric} has not improved '
+                         f'for {stopper.patience} evaluations since step {stopper.best_step} '
+                         f'({stopper.best_value:.4g}).')
       window_start = time.perf_counter()  # Keep evaluation out of the training tokens/s.
 
-    trainer.checkpointer.maybe_save(step, state, trainer.train_iter.get_state(), force=is_last)
+    extra = {'early_stopping': stopper.state_dict()} if stopper is not None else None
+    trainer.checkpointer.maybe_save(step, state, trainer.train_iter.get_state(), extra=extra,
+                                    force=is_last or stop)
     progress.update(1)
+    if stop:
+      break
   progress.close()
 
   if start >= config.num_train_steps:
     print(f'{workdir} is already at step {start} of {config.num_train_steps}; nothing to train.')
-  samples = trainer.samples(state.params)
+  elif already_stopped:
+    print(f'{workdir} stopped early at step {start}; nothing to train.')
+  samples = trainer.samples(state.params, records)
   if samples and jax.process_index() == 0:
-    with open(os.path.join(workdir, 'samples.jsonl'), 'w') as f:
-      for s in samples:
-        f.write(json.dumps(s) + '\n')
-        print(f'\ninput:      {s["input"]!r}\ntarget:     {s["target"]!r}\n'
-              f'prediction: {s["prediction"]!r}')
-  trainer.checkpointer.wait()
-  trainer.checkpointer.close()
+    _write_samples(workdir, samples)
+  for closable in (trainer.checkpointer, best):
+    if closable is not None:
+      closable.wait()
+      closable.close()
   writer.close()
   return last

@@ -9,18 +9,21 @@ from lm_jax.evaluation import prompts
 from lm_jax.train import loop
 
 
-def _with_trained_model_and_data(config: ml_collections.ConfigDict, workdir: str):
+def _as_trained(config: ml_collections.ConfigDict, workdir: str) -> ml_collections.ConfigDict:
   """The run's own `model` and `data` sections from `<workdir>/config.json` (so a model trained
-  with command-line overrides is rebuilt exactly), everything else from this command line."""
+  with command-line overrides, or resolved from init_from, is rebuilt exactly), everything else
+  from this command line. The pretrained weights are not read again, and nothing is frozen:
+  the checkpoint holds the fine-tuned weights."""
   path = os.path.join(workdir, 'config.json')
-  if not os.path.isfile(path):
-    return config
-  with open(path) as f:
-    saved = json.load(f)
   config = config.copy_and_resolve_references()
   with config.unlocked():
-    config.model = ml_collections.ConfigDict(saved['model'])
-    config.data.update(saved['data'])
+    config.init_from = None
+    config.finetune.mode = 'full'
+    if os.path.isfile(path):
+      with open(path) as f:
+        saved = json.load(f)
+      config.model = ml_collections.ConfigDict(saved['model'])
+      config.data.update(saved['data'])
   return config
 
 
@@ -29,7 +32,7 @@ def generate_from_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   """Prints and returns continuations of `prompt_texts` by the latest checkpoint in `workdir`."""
   if not prompt_texts:
     raise ValueError('--config.mode=generate needs at least one --prompt="text".')
-  config = _with_trained_model_and_data(config, workdir)
+  config = _as_trained(config, workdir)
   trainer = loop.Trainer(config, workdir, training=False)
   params, step = trainer.latest_params()
   rng = jax.random.key(config.seed)
@@ -42,10 +45,37 @@ def generate_from_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   return texts
 
 
+def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
+                        prompt_texts: list[str]) -> dict:
+  """Scores the latest (or best) checkpoint on `eval.split`; writes `<workdir>/eval_<split>.json`
+  and the predictions beside their inputs and references in `predictions_<split>.jsonl`."""
+  if prompt_texts:
+    raise ValueError('--prompt only applies to --config.mode=generate.')
+  config = _as_trained(config, workdir)
+  trainer = loop.Trainer(config, workdir, training=False)
+  if config.eval.checkpoint == 'best':
+    params, step = trainer.best_params()
+  else:
+    params, step = trainer.latest_params()
+  split = config.eval.split or config.data.eval_split
+  scores, records = trainer.evaluate(params, split)
+  result = {'step': step, 'checkpoint': config.eval.checkpoint, 'split': split,
+            'task': config.data.task, 'num_predictions': len(records), 'metrics': scores}
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, f'eval_{split}.json'), 'w') as f:
+      json.dump(result, f, indent=2)
+    with open(os.path.join(workdir, f'predictions_{split}.jsonl'), 'w') as f:
+      for record in records:
+        f.write(json.dumps(record, ensure_ascii=False) + '\n')
+  print(f'{config.eval.checkpoint} checkpoint (step {step}) on {split}: ' +
+        ', '.join(f'{k}={v:.4g}' for k, v in scores.items()))
+  return result
+
+
 def train(config, workdir: str, prompt_texts: list[str]):
   if prompt_texts:
     raise ValueError('--prompt only applies to --config.mode=generate.')
   return loop.train_and_evaluate(config, workdir)
 
 
-MODES = {'train': train, 'generate': generate_from_checkpoint}
+MODES = {'train': train, 'eval': evaluate_checkpoint, 'generate': generate_from_checkpoint}

@@ -1,5 +1,5 @@
 """Learning-rate schedules and optax optimizers built from `config.optimizer`."""
-from typing import Callable
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -35,9 +35,14 @@ def _decay_mask(params):
   return jax.tree.map(lambda p: p.ndim > 1, params)
 
 
-def make_optimizer(opt: ml_collections.ConfigDict, num_train_steps: int
+def make_optimizer(opt: ml_collections.ConfigDict, num_train_steps: int, param_labels: Any = None
                    ) -> tuple[optax.GradientTransformation, Callable]:
-  """Returns (optimizer, schedule); clipping by global norm comes first in the chain."""
+  """Returns (optimizer, schedule); clipping by global norm comes first in the chain.
+
+  param_labels: None (every parameter learns) or a pytree like the params of 'trainable' /
+  'frozen' strings (lm_jax.train.finetune.trainable_labels). Frozen parameters get zero updates
+  and no optimizer state; clipping then measures the trainable gradients only.
+  """
   schedule = make_schedule(opt, num_train_steps)
   if opt.name == 'adamw':
     core = optax.adamw(schedule, b1=opt.b1, b2=opt.b2, eps=opt.eps,
@@ -51,4 +56,9 @@ def make_optimizer(opt: ml_collections.ConfigDict, num_train_steps: int
     raise ValueError(f'Unknown optimizer.name {opt.name!r}.')
   if opt.grad_clip_norm > 0:
     core = optax.chain(optax.clip_by_global_norm(opt.grad_clip_norm), core)
+  if param_labels is not None:
+    # multi_transform hands each branch only its own leaves: Adam's moments exist for the
+    # trainable ones alone, and weight decay never touches a frozen parameter.
+    core = optax.multi_transform({'trainable': core, 'frozen': optax.set_to_zero()},
+                                 param_labels)
   return core, schedule

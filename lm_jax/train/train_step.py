@@ -19,12 +19,17 @@ class TrainState:
   dropout_rng: jax.Array   # Split every step; saved so a resumed run draws the same dropout masks.
 
 
+def init_params(model: nn.Module, rng: jax.Array, batch_shapes: dict):
+  """Fresh parameters for batches of `batch_shapes` (batch key -> (shape, dtype))."""
+  args, kwargs = model_io.model_arguments(model, model_io.dummy_inputs(model, batch_shapes))
+  return model.init({'params': rng}, *args, **kwargs)['params']
+
+
 def init_train_state(model: nn.Module, optimizer: optax.GradientTransformation, rng: jax.Array,
                      batch_shapes: dict) -> TrainState:
-  """batch_shapes: batch key -> (shape, dtype), as `lm_jax.data.objectives.batch_shapes` gives."""
+  """batch_shapes: batch key -> (shape, dtype), as `lm_jax.data.pipeline.batch_shapes` gives."""
   params_rng, dropout_rng = jax.random.split(rng)
-  args, kwargs = model_io.model_arguments(model, model_io.dummy_inputs(model, batch_shapes))
-  params = model.init({'params': params_rng}, *args, **kwargs)['params']
+  params = init_params(model, params_rng, batch_shapes)
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     opt_state=optimizer.init(params), dropout_rng=dropout_rng)
 
@@ -74,12 +79,12 @@ def make_eval_step(model: nn.Module, loss_config: ml_collections.ConfigDict):
 
 
 def summarize(sums: dict) -> dict:
-  """Metric sums -> per-token means (loss, perplexity, accuracy)."""
+  """Metric sums -> per-token means (loss, perplexity, token accuracy)."""
   denom = max(float(sums['weight_sum']), 1.0)
   loss = float(sums['loss_sum']) / denom
   return {'loss': loss,
           'perplexity': float(jnp.exp(jnp.minimum(loss, 80.0))),
-          'accuracy': float(sums['correct_sum']) / denom,
+          'token_accuracy': float(sums['correct_sum']) / denom,
           'z_loss': float(sums['z_loss_sum']) / denom}
 
 

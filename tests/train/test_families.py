@@ -35,7 +35,7 @@ def test_family_trains_with_falling_loss_and_writes_samples(spec, data_dir, tmp_
   first, final = losses[min(losses)], losses[max(losses)]
   assert final < first - 1.0, losses
   assert last['eval/perplexity'] == pytest.approx(math.exp(last['eval/loss']), rel=1e-4)
-  assert 0 < last['eval/accuracy'] < 1
+  assert 0 < last['eval/token_accuracy'] < 1
   with open(os.path.join(workdir, 'samples.jsonl')) as f:
     samples = [json.loads(line) for line in f]
   assert len(samples) == 2 and all(s['target'] for s in samples)

@@ -66,3 +66,59 @@ def test_optimizer_reduces_a_quadratic(name):
     updates, state = opt.update(jax.grad(loss)(params), state, params)
     params = optax.apply_updates(params, updates)
   assert float(loss(params)) < 0.5 * start
+
+
+def _mlp_params():
+  keys = jax.random.split(jax.random.key(0), 4)
+  return {'body': {'kernel': jax.random.normal(keys[0], (6, 8)), 'scale': jnp.ones((8,))},
+          'head': {'kernel': jax.random.normal(keys[1], (8, 3)), 'bias': jnp.zeros((3,))}}
+
+
+@pytest.mark.parametrize('name', ['adamw', 'adafactor'])
+def test_frozen_parameters_stay_bit_identical_and_hold_no_state(name):
+  params = _mlp_params()
+  labels = {'body': {'kernel': 'frozen', 'scale': 'frozen'},
+            'head': {'kernel': 'trainable', 'bias': 'trainable'}}
+  opt, _ = optimizers.make_optimizer(_opt(name=name, schedule='constant', warmup_steps=0,
+                                          learning_rate=0.05, weight_decay=0.1,
+                                          grad_clip_norm=1.0), 100, param_labels=labels)
+  x = jax.random.normal(jax.random.key(1), (16, 6))
+  y = jax.random.randint(jax.random.key(2), (16,), 0, 3)
+
+  def loss(p):
+    hidden = jnp.tanh(x @ p['body']['kernel'] * p['body']['scale'])
+    logits = hidden @ p['head']['kernel'] + p['head']['bias']
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+  state = opt.init(params)
+  new = params
+  for _ in range(5):
+    updates, state = opt.update(jax.grad(loss)(new), state, new)
+    new = optax.apply_updates(new, updates)
+  for key in ('kernel', 'scale'):
+    assert np.array_equal(np.asarray(new['body'][key]), np.asarray(params['body'][key]))
+  for key in ('kernel', 'bias'):
+    assert not np.allclose(np.asarray(new['head'][key]), np.asarray(params['head'][key]))
+  assert float(loss(new)) < float(loss(params))
+  # Optimizer state: none of it is shaped like the frozen (6, 8) body kernel or (8,) scale, and
+  # the state holds no more numbers than for the head alone.
+  shapes = [np.shape(x) for x in jax.tree.leaves(state)]
+  assert (6, 8) not in shapes and (8,) not in shapes
+  head_only, _ = optimizers.make_optimizer(_opt(name=name, schedule='constant', warmup_steps=0,
+                                                learning_rate=0.05, weight_decay=0.1,
+                                                grad_clip_norm=1.0), 100)
+  size = lambda tree: sum(np.size(x) for x in jax.tree.leaves(tree))
+  assert size(state) == size(head_only.init({'head': params['head']}))
+
+
+def test_clipping_sees_only_trainable_gradients():
+  params = {'frozen': jnp.zeros((4,)), 'trainable': jnp.zeros((4,))}
+  opt, _ = optimizers.make_optimizer(
+      _opt(name='adamw', schedule='constant', warmup_steps=0, grad_clip_norm=1.0, b2=0.5), 10,
+      param_labels={'frozen': 'frozen', 'trainable': 'trainable'})
+  grads = {'frozen': jnp.full((4,), 100.0), 'trainable': jnp.full((4,), 0.25)}
+  _, state = opt.update(grads, opt.init(params), params)
+  # Global norm of the trainable gradients alone is 0.5 < 1: not clipped, so nu = (1-b2) g^2.
+  nu = [s.nu for s in jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, 'nu'))
+        if hasattr(s, 'nu')][0]
+  np.testing.assert_allclose(np.asarray(nu['trainable']), 0.5 * 0.0625, rtol=1e-6)

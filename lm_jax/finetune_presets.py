@@ -1,0 +1,39 @@
+"""Settings the fine-tuning configs (configs/finetune_*.py) share: T5's fine-tuning recipe and the
+tiny variant that fine-tunes a tiny pretrained run on a CPU in minutes."""
+import ml_collections
+
+
+def t5_recipe(c: ml_collections.ConfigDict, task: str, inputs_length: int, targets_length: int,
+              metric: str) -> ml_collections.ConfigDict:
+  """Raffel et al. 2020 §3.1.4: 2^18 steps at batch 128, Adafactor at a constant 0.001, dropout
+  0.1, a checkpoint every 5000 steps and the best one on validation reported."""
+  c.data.task = task
+  c.data.inputs_length = inputs_length
+  c.data.targets_length = targets_length
+  c.num_train_steps = 262_144
+  c.per_device_batch_size = 128
+  c.optimizer.update(name='adafactor', schedule='constant', learning_rate=1e-3, warmup_steps=0)
+  c.model.dropout_rate = 0.1
+  c.log_every_steps = 100
+  c.eval_every_steps = 5000
+  c.checkpoint_every_steps = 5000
+  c.num_eval_batches = None
+  c.eval.num_examples = None
+  c.early_stopping.update(metric=metric, mode='max', patience=0)
+  return c
+
+
+def tiny(c: ml_collections.ConfigDict, num_train_steps: int = 300) -> ml_collections.ConfigDict:
+  """Fine-tunes `--config.init_from=<workdir of a tiny pretraining run>` (e.g.
+  configs/t5_small.py:tiny) in a few minutes on 2 CPU cores; pretrains nothing itself."""
+  c.num_train_steps = num_train_steps
+  c.per_device_batch_size = 16
+  c.optimizer.update(learning_rate=3e-3)
+  c.model.dropout_rate = 0.0
+  c.log_every_steps = 10
+  c.eval_every_steps = 100
+  c.checkpoint_every_steps = 100
+  c.num_eval_batches = 4
+  c.eval.num_examples = 128
+  c.early_stopping.patience = 3
+  return c

@@ -1,0 +1,192 @@
+"""Fine-tuning from pretrained weights: load an lm_jax run or a local Hugging Face directory,
+merge its parameters into a new model's, and label which parameters train."""
+import dataclasses
+import json
+import os
+import re
+from typing import Any, Iterable
+
+import jax
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+from flax import traverse_util
+
+from lm_jax import convert
+from lm_jax.data import sources
+from lm_jax.data import tokenizer as tokenizer_lib
+
+FINETUNE_MODES = ('full', 'frozen')
+TRAINABLE, FROZEN = 'trainable', 'frozen'  # the labels optimizers.make_optimizer understands
+
+_EXPECTED = ('an lm_jax workdir (config.json and checkpoints/ with at least one step) or a local '
+             'Hugging Face directory (config.json with model_type, and its weights); nothing is '
+             'downloaded')
+
+
+@dataclasses.dataclass
+class Pretrained:
+  params: dict                  # nested dict of numpy arrays, as the model's 'params' collection
+  model_config: dict            # the `config.model` that builds this model, 'name' included
+  data_config: dict | None      # the lm_jax run's `data` section; None for a Hugging Face dir
+  tokenizer_path: str | None    # the SentencePiece model its token ids belong to, when known
+  step: int | None              # the training step of an lm_jax checkpoint
+  description: str              # for logs: where the weights came from
+
+
+def load_pretrained(path: str) -> Pretrained:
+  """Reads `path`: an lm_jax workdir (the params of its latest checkpoint, without the optimizer
+  state) or a local Hugging Face checkpoint directory (via lm_jax.convert.from_hf)."""
+  path = os.path.expanduser(path)
+  config_file = os.path.join(path, 'config.json')
+  if not os.path.isfile(config_file):
+    raise FileNotFoundError(f'No config.json in {path!r}; config.init_from must be {_EXPECTED}.')
+  with open(config_file) as f:
+    saved = json.load(f)
+  if 'model_type' in saved:
+    return _load_hf(path)
+  if isinstance(saved.get('model'), dict) and os.path.isdir(os.path.join(path, 'checkpoints')):
+    return _load_workdir(path, saved)
+  raise ValueError(f'{config_file} is neither an lm_jax run config (with checkpoints/ beside it) '
+                   f'nor a Hugging Face config (with model_type); config.init_from must be '
+                   f'{_EXPECTED}.')
+
+
+def latest_params(workdir: str) -> tuple[Any, int]:
+  """(params as numpy arrays, step) of the latest checkpoint in `<workdir>/checkpoints`."""
+  directory = os.path.join(os.path.abspath(workdir), 'checkpoints')
+  manager = ocp.CheckpointManager(directory,
+                                  options=ocp.CheckpointManagerOptions(read_only=True),
+                                  item_handlers={'state': ocp.PyTreeCheckpointHandler()})
+  try:
+    step = manager.latest_step()
+    if step is None:
+      raise FileNotFoundError(f'{directory} holds no checkpoint step; train first, or point '
+                              f'at a trained run ({_EXPECTED}).')
+    metadata = manager.item_metadata(step)['state']
+    params_metadata = getattr(metadata, 'tree', metadata)['params']
+    # A partial restore of the `params` subtree alone: the optimizer state (2x the parameters
+    # for Adam, another structure for a frozen run) is never read, and need not be known.
+    item = {'params': params_metadata}
+    restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), item)
+    restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
+        item=item, restore_args=restore_args, partial_restore=True)))
+  finally:
+    manager.close()
+  return restored['state']['params'], int(step)
+
+
+def _load_workdir(path: str, saved: dict) -> Pretrained:
+  params, step = latest_params(path)
+  data = saved.get('data')
+  return Pretrained(
+      params=params, model_config=dict(saved['model']), data_config=data,
+      tokenizer_path=_workdir_tokenizer(data), step=step,
+      description=f"lm_jax run {path} (model {saved['model'].get('name')!r}, step {step})")
+
+
+def _workdir_tokenizer(data: dict | None) -> str | None:
+  """The tokenizer that run trained with: its tokenizer_path, else the one it trained and cached
+  (lm_jax.data.tokenizer.get_tokenizer); that file may be gone if its data dir was."""
+  if not data:
+    return None
+  if data.get('tokenizer_path'):
+    return data['tokenizer_path']
+  data_dir = sources.resolved_data_dir(ml_collections.ConfigDict({'data_dir':
+                                                                  data.get('data_dir')}))
+  return tokenizer_lib.cache_path(data_dir, data['dataset'], data['tokenizer_vocab_size'])
+
+
+def _load_hf(path: str) -> Pretrained:
+  model, variables = convert.from_hf(path)
+  model_config = {'name': type(model.config).NAME, **dataclasses.asdict(model.config)}
+  spiece = os.path.join(path, 'spiece.model')  # T5's SentencePiece model, when saved with it
+  return Pretrained(
+      params=variables['params'], model_config=model_config, data_config=None,
+      tokenizer_path=spiece if os.path.isfile(spiece) else None, step=None,
+      description=f'Hugging Face checkpoint {path} (model {model_config["name"]!r})')
+
+
+def _path(key_path) -> str:
+  return jax.tree_util.keystr(key_path, simple=True, separator='/')
+
+
+@dataclasses.dataclass(frozen=True)
+class MergeReport:
+  loaded: tuple[str, ...]   # in the model and the checkpoint: pretrained values
+  new: tuple[str, ...]      # in the model only (a new task head): initialised
+  unused: tuple[str, ...]   # in the checkpoint only (e.g. BERT's mlm_head under a classifier)
+
+  def summary(self) -> str:
+    def some(paths):
+      shown = ', '.join(paths[:4])
+      return f'{shown}, ...' if len(paths) > 4 else shown
+    text = f'{len(self.loaded)} parameters loaded'
+    if self.new:
+      text += f'; {len(self.new)} new ({some(self.new)})'
+    if self.unused:
+      text += f'; {len(self.unused)} unused ({some(self.unused)})'
+    return text
+
+
+def merge_params(initial, pretrained) -> tuple[Any, MergeReport]:
+  """`initial` (the model's params: arrays, or ShapeDtypeStructs to only check and report) with
+  every parameter the checkpoint also has replaced by its pretrained value (as numpy, cast to the
+  initial dtype). Paths are '/'-joined; a shape mismatch is an error."""
+  flat_pretrained = traverse_util.flatten_dict(pretrained, sep='/')
+  loaded, new, mismatched = [], [], []
+
+  def take(key_path, value):
+    path = _path(key_path)
+    if path not in flat_pretrained:
+      new.append(path)
+      return value
+    source = flat_pretrained[path]
+    if tuple(source.shape) != tuple(value.shape):
+      mismatched.append(f'{path}: model {tuple(value.shape)}, checkpoint {tuple(source.shape)}')
+      return value
+    loaded.append(path)
+    return np.asarray(source).astype(value.dtype, copy=False)
+
+  params = jax.tree_util.tree_map_with_path(take, initial)
+  if mismatched:
+    raise ValueError(
+        f'{len(mismatched)} pretrained parameters differ in shape from the model: '
+        f'{"; ".join(mismatched[:10])}. config.model must have the pretrained model\'s shape '
+        '(vocab_size, d_model, heads, layers) for config.init_from to load into it.')
+  unused = sorted(set(flat_pretrained) - set(loaded))
+  return params, MergeReport(tuple(loaded), tuple(new), tuple(unused))
+
+
+def trainable_labels(params, mode: str, trainable_regex: str, new_paths: Iterable[str]):
+  """A pytree like `params` of 'trainable' / 'frozen' for optimizers.make_optimizer.
+
+  'full' trains everything. 'frozen' trains the paths `trainable_regex` finds (re.search on the
+  '/'-joined path), or when it is empty the `new_paths` a merge did not load (a new head).
+  """
+  if mode not in FINETUNE_MODES:
+    raise ValueError(f'config.finetune.mode must be one of {FINETUNE_MODES}, got {mode!r}.')
+  if mode == 'full':
+    return jax.tree.map(lambda _: TRAINABLE, params)
+  if trainable_regex:
+    try:
+      pattern = re.compile(trainable_regex)
+    except re.error as e:
+      raise ValueError(f'config.finetune.trainable={trainable_regex!r} is not a regular '
+                       f'expression: {e}.') from e
+    is_trainable = lambda path: pattern.search(path) is not None
+  else:
+    new = set(new_paths)
+    is_trainable = lambda path: path in new
+  labels = jax.tree_util.tree_map_with_path(
+      lambda key_path, _: TRAINABLE if is_trainable(_path(key_path)) else FROZEN, params)
+  if TRAINABLE not in jax.tree.leaves(labels):
+    why = (f'config.finetune.trainable={trainable_regex!r} matches none of the parameter paths'
+           if trainable_regex else
+           'config.init_from provided every parameter, so there is no new head to train')
+    examples = [_path(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0][:3]]
+    raise ValueError(
+        f"config.finetune.mode='frozen' leaves no parameter trainable: {why}. Set "
+        "config.finetune.trainable to a regex over '/'-joined parameter paths (such as "
+        f"{', '.join(examples)}), or use config.finetune.mode='full'.")
+  return labels

@@ -1,0 +1,174 @@
+"""`Trainer`: what one run builds once (mesh, model, data, jitted steps, checkpointer) and the
+evaluation every mode shares, so that eval mode scores exactly what training logged."""
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from lm_jax import config_schema, models
+from lm_jax.data import pipeline, tasks
+from lm_jax.evaluation import samples as samples_lib
+from lm_jax.evaluation import task_eval
+from lm_jax.train import (checkpoints, early_stopping, finetune, model_io, optimizers,
+                          partitioning, run_config, train_step as steps)
+
+# Families whose predictions can be decoded into text (or a class name) and scored.
+_PREDICTING_FAMILIES = ('encoder_decoder', 'decoder_only', 'encoder_classifier')
+
+
+def add_sums(total, new):
+  return new if total is None else jax.tree.map(jnp.add, total, new)
+
+
+class Trainer:
+  """`training=False` builds what restoring and using a checkpoint needs, and no train data."""
+
+  def __init__(self, config: ml_collections.ConfigDict, workdir: str, training: bool = True):
+    config_schema.validate_config(config)
+    config, self.pretrained = run_config.resolve(config)
+    self.config, self.workdir = config, workdir
+    self.model = models.build_model(config.model)  # Rejects unknown model keys before any compute.
+    model_io.family_io(self.model)  # a model class must declare its family
+    self.family = self.model.family
+    self.task = tasks.get(config.data.task) if config.data.task else None
+    self.mesh = partitioning.create_mesh()
+    self.global_batch = partitioning.global_batch_size(config.per_device_batch_size, self.mesh)
+    self.host_batch = partitioning.process_batch_size(self.global_batch, self.mesh)
+    self.replicated = partitioning.replicated(self.mesh)
+    self.batch_sharding = partitioning.batch_sharding(self.mesh)
+    shapes = pipeline.batch_shapes(config.data, self.global_batch, family=self.family)
+    model_io.check_batch_keys(self.model, shapes, config.data.objective, task=config.data.task)
+
+    self.tokenizer = pipeline.load_tokenizer_for(config.data)
+    if self.tokenizer.vocab_size > config.model.vocab_size:
+      raise ValueError(
+          f'The tokenizer has {self.tokenizer.vocab_size} ids (with {config.data.num_extra_ids} '
+          f'sentinels) but config.model.vocab_size is {config.model.vocab_size}: raise '
+          f'--config.model.vocab_size or lower --config.data.tokenizer_vocab_size.')
+    # Multi-host: every host runs this iterator for its own rows; seeds differ per host.
+    self.train_iter = pipeline.make_train_iterator(
+        config.data, self.tokenizer, self.host_batch, config.seed + jax.process_index(),
+        family=self.family) if training else None
+
+    self.optimizer, self.schedule = optimizers.make_optimizer(
+        config.optimizer, config.num_train_steps,
+        param_labels=self._param_labels(shapes) if training else None)
+    self._init, self.train_step, self.eval_step = steps.jit_steps(
+        self.model, self.optimizer, self.schedule, config.loss, self.mesh, shapes)
+    self.checkpointer = checkpoints.Checkpointer(workdir, config.checkpoint_every_steps,
+                                                 config.keep_checkpoints)
+    self.checkpointer.check_config(config, write=training)
+    self.restored_extra = {}
+
+  def _param_labels(self, shapes):
+    """'trainable' / 'frozen' per parameter for frozen feature extraction, else None (all learn)."""
+    if self.config.finetune.mode == 'full':
+      return None
+    if self.pretrained is None:
+      raise ValueError("config.finetune.mode='frozen' keeps pretrained weights fixed, so it needs "
+                       '--config.init_from=<lm_jax workdir or Hugging Face directory>.')
+    abstract = jax.eval_shape(
+        lambda rng: steps.init_params(self.model, rng, shapes), jax.random.key(0))
+    _, report = finetune.merge_params(abstract, self.pretrained.params)
+    return finetune.trainable_labels(abstract, self.config.finetune.mode,
+                                     self.config.finetune.trainable, report.new)
+
+  def _restore_latest(self):
+    rng = jax.random.key_data(jax.random.key(self.config.seed))
+    abstract = jax.eval_shape(self._init, rng)
+    abstract = jax.tree.map(
+        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.replicated), abstract)
+    return rng, self.checkpointer.restore_latest(abstract)
+
+  def latest_params(self):
+    """(params, step) of the latest checkpoint, read without the optimizer state (whose structure
+    depends on what was frozen); a workdir without one is an error."""
+    if self.checkpointer.latest_step() is None:
+      raise FileNotFoundError(
+          f'No checkpoint in {self.checkpointer.directory}: train first (the same command '
+          'without --config.mode), or point --workdir at a trained run.')
+    params, step = finetune.latest_params(self.workdir)
+    return jax.device_put(params, self.replicated), step
+
+  def best_params(self):
+    """(params, step) of `<workdir>/checkpoints_best`, kept when early_stopping.metric is set."""
+    rng = jax.random.key_data(jax.random.key(self.config.seed))
+    abstract = jax.eval_shape(self._init, rng).params
+    abstract = jax.tree.map(
+        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.replicated), abstract)
+    best = early_stopping.BestCheckpoint(self.workdir)
+    try:
+      restored = best.restore_params(abstract)
+    finally:
+      best.close()
+    if restored is None:
+      raise FileNotFoundError(
+          f'No best checkpoint in {best.directory}: it is kept only when training ran with '
+          '--config.early_stopping.metric=<eval metric>. Use --config.eval.checkpoint=latest.')
+    params, info = restored
+    return params, int(info['step'])
+
+  def initial_state(self):
+    """The latest checkpoint (state, data position, loop state) or a fresh initialisation,
+    with `config.init_from`'s weights when it is set."""
+    rng, restored = self._restore_latest()
+    if restored is None:
+      state = self._init(rng)
+      if self.pretrained is not None:
+        params, report = finetune.merge_params(state.params, self.pretrained.params)
+        state = state.replace(params=jax.device_put(params, self.replicated))
+        print(f'Initialised from {self.pretrained.description}: {report.summary()}')
+      return state
+    self.train_iter.set_state(restored.data_state)
+    self.restored_extra = restored.extra
+    print(f'Resumed from {self.checkpointer.directory} at step {restored.step}.')
+    return restored.state
+
+  def _data_for_split(self, split):
+    data = self.config.data.copy_and_resolve_references()
+    if split is not None:
+      with data.unlocked():
+        data.eval_split = split
+    return data
+
+  def _eval_batches(self, data_config, batch_size):
+    return pipeline.make_eval_iterator(data_config, self.tokenizer, batch_size, self.config.seed,
+                                       family=self.family)
+
+  def evaluate(self, params, split: str | None = None) -> tuple[dict, list[dict]]:
+    """(metrics, prediction records) on `split` (default data.eval_split): loss, perplexity and
+    token accuracy over `num_eval_batches`, plus the task's metrics of decoded predictions."""
+    data_config = self._data_for_split(split)
+    sums = None
+    for i, batch in enumerate(self._eval_batches(data_config, self.host_batch)):
+      if self.config.num_eval_batches is not None and i >= self.config.num_eval_batches:
+        break
+      sums = add_sums(sums, self.eval_step(params, partitioning.shard_batch(batch,
+                                                                            self.batch_sharding)))
+    metrics = steps.summarize(jax.device_get(sums))
+    if self.task is None or self.family not in _PREDICTING_FAMILIES:
+      return metrics, []
+    scores, records = task_eval.evaluate_task(
+        self.model, params, self._eval_batches(data_config, self.host_batch),
+        pipeline.task_examples(data_config, data_config.eval_split), self.tokenizer,
+        metric_names=tuple(self.config.eval.metrics) or self.task.metrics,
+        labels=self.task.labels, generate_options=self._generate_options(),
+        max_new_tokens=data_config.targets_length, num_examples=self.config.eval.num_examples,
+        seed=self.config.seed)
+    return {**metrics, **scores}, records
+
+  def _generate_options(self) -> dict:
+    options = self.config.generate.to_dict()
+    del options['max_new_tokens']  # a task decodes up to its targets_length
+    return options
+
+  def samples(self, params, records) -> list[dict]:
+    """A few predictions to read beside the numbers: a task's first scored records, or the
+    pretraining objective's samples (see lm_jax/evaluation/samples.py)."""
+    n = self.config.num_samples
+    if not n:
+      return []
+    if self.task is not None:
+      return [{'input': r['input'], 'target': r['references'][0], 'prediction': r['prediction']}
+              for r in records[:n]]
+    batch = next(iter(self._eval_batches(self.config.data, n)))
+    return samples_lib.predict_samples(self.model, params, batch, self.tokenizer)

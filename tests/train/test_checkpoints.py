@@ -1,0 +1,104 @@
+"""Checkpointer round trips (with and without the loop's `extra` JSON) and BestCheckpoint keeping
+only the best step."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from lm_jax.config_schema import default_config
+from lm_jax.train import checkpoints, optimizers
+from lm_jax.train.early_stopping import BestCheckpoint
+from lm_jax.train.train_step import TrainState
+
+PARAMS = {'dense': {'kernel': jnp.arange(12.0).reshape(3, 4), 'bias': jnp.ones((4,))}}
+
+
+def _state(step, scale=1.0):
+  params = jax.tree.map(lambda x: x * scale, PARAMS)
+  return TrainState(step=jnp.array(step, jnp.int32), params=params,
+                    opt_state=optax.adam(1e-3).init(params),
+                    dropout_rng=jax.random.key_data(jax.random.key(step)))
+
+
+def _assert_same(a, b):
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+    assert np.array_equal(np.asarray(x), np.asarray(y))
+
+
+@pytest.mark.parametrize('extra', [None, {'early_stopping': {'best_value': 0.5, 'best_step': 2}}])
+def test_round_trip(tmp_path, extra):
+  saver = checkpoints.Checkpointer(str(tmp_path), every_steps=2, keep=3)
+  assert saver.restore_latest(_state(0)) is None
+  assert not saver.maybe_save(3, _state(3), {'index': 3}, extra=extra)  # not a multiple of 2
+  assert saver.maybe_save(4, _state(4, 2.0), {'index': 4}, extra=extra)
+  saver.wait()
+  saver.close()
+
+  reader = checkpoints.Checkpointer(str(tmp_path), every_steps=2, keep=3)
+  restored = reader.restore_latest(_state(0))
+  assert isinstance(restored, checkpoints.Restored)
+  assert restored.step == 4 and restored.data_state == {'index': 4}
+  assert restored.extra == (extra or {})
+  _assert_same(restored.state, _state(4, 2.0))
+  state, data_state, step, extra_back = restored  # a NamedTuple unpacks too
+  assert step == 4 and extra_back == restored.extra
+  reader.close()
+
+
+def test_incompatible_checkpoint_raises_checkpoint_error(tmp_path):
+  saver = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=1)
+  saver.maybe_save(1, _state(1), {'index': 1}, force=True)
+  saver.wait()
+  other = TrainState(step=jnp.array(0), params={'other': jnp.zeros((2,))},
+                     opt_state=(), dropout_rng=jax.random.key_data(jax.random.key(0)))
+  with pytest.raises(checkpoints.CheckpointError, match='step 1'):
+    saver.restore_latest(other)
+  saver.close()
+
+
+def test_best_checkpoint_keeps_only_the_best(tmp_path):
+  best = BestCheckpoint(str(tmp_path))
+  assert best.restore_params(PARAMS) is None
+  for step, value in ((10, 0.3), (20, 0.5), (40, 0.7)):  # the loop saves on improvements only
+    best.save(step, jax.tree.map(lambda x: x * step, PARAMS),
+              {'step': step, 'metric': 'accuracy', 'value': value})
+  best.wait()
+  assert sorted(p.name for p in (tmp_path / 'checkpoints_best').iterdir()) == ['40']
+  best.close()
+
+  reader = BestCheckpoint(str(tmp_path))
+  params, info = reader.restore_params(jax.tree.map(jnp.zeros_like, PARAMS))
+  assert info == {'step': 40, 'metric': 'accuracy', 'value': 0.7}
+  _assert_same(params, jax.tree.map(lambda x: x * 40, PARAMS))
+  # A resumed run that improves at an earlier step than the kept one (it retrains steps after
+  # its last regular checkpoint) replaces it.
+  reader.save(30, PARAMS, {'step': 30, 'metric': 'accuracy', 'value': 0.6})
+  reader.wait()
+  assert reader.restore_params(PARAMS)[1]['step'] == 30
+  assert sorted(p.name for p in (tmp_path / 'checkpoints_best').iterdir()) == ['30']
+  reader.close()
+
+
+def test_round_trip_with_a_partly_frozen_optimizer(tmp_path):
+  """multi_transform's state holds empty MaskedNodes where parameters are frozen."""
+  opt = default_config().optimizer
+  opt.update(name='adamw', schedule='constant', warmup_steps=0)
+  optimizer, _ = optimizers.make_optimizer(
+      opt, 10, param_labels={'dense': {'kernel': 'frozen', 'bias': 'trainable'}})
+  params = PARAMS
+  opt_state = optimizer.init(params)
+  grads = jax.tree.map(jnp.ones_like, params)
+  updates, opt_state = optimizer.update(grads, opt_state, params)
+  state = TrainState(step=jnp.array(1, jnp.int32), params=optax.apply_updates(params, updates),
+                     opt_state=opt_state, dropout_rng=jax.random.key_data(jax.random.key(0)))
+  saver = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=1)
+  saver.maybe_save(1, state, {'index': 1})
+  saver.wait()
+  abstract = jax.eval_shape(lambda: TrainState(
+      step=jnp.array(0, jnp.int32), params=params, opt_state=optimizer.init(params),
+      dropout_rng=jax.random.key_data(jax.random.key(0))))
+  restored = saver.restore_latest(abstract)
+  assert jax.tree.structure(restored.state) == jax.tree.structure(state)
+  _assert_same(restored.state, state)
+  saver.close()

@@ -1,0 +1,149 @@
+"""Fine-tuning through the one loop: init_from a pretraining run, frozen feature extraction,
+early stopping with a best checkpoint, and eval mode scoring exactly what training logged."""
+import glob
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from lm_jax.config_schema import load_config
+from lm_jax.data import tasks
+from lm_jax.train import loop, modes
+from lm_jax.train.metrics_writer import read_metrics
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _config(spec, data_dir, **changes):
+  config = load_config(os.path.join(REPO, 'configs', spec))
+  config.data.data_dir = data_dir
+  config.num_samples = 0
+  for key, value in changes.items():
+    *parents, leaf = key.split('.')
+    target = config
+    for part in parents:
+      target = target[part]
+    target[leaf] = value
+  return config
+
+
+@pytest.fixture(scope='module')
+def pretrained_t5(data_dir, tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('pretrain_t5'))
+  loop.train_and_evaluate(_config('t5_small.py:tiny', data_dir, num_train_steps=20,
+                                  eval_every_steps=20, checkpoint_every_steps=20), workdir)
+  return workdir
+
+
+def _steps(workdir, directory='checkpoints'):
+  return sorted(int(os.path.basename(p)) for p in glob.glob(f'{workdir}/{directory}/[0-9]*'))
+
+
+def _translation(data_dir, pretrained, **changes):
+  base = {'init_from': pretrained, 'num_train_steps': 30, 'log_every_steps': 5,
+          'eval_every_steps': 10, 'checkpoint_every_steps': 10, 'num_eval_batches': 2,
+          'eval.num_examples': 16}
+  return _config('finetune_translation.py:tiny', data_dir, **{**base, **changes})
+
+
+def test_finetuning_starts_from_the_pretrained_weights_and_learns(data_dir, pretrained_t5,
+                                                                  tmp_path):
+  workdir = str(tmp_path / 'translate')
+  config = _translation(data_dir, pretrained_t5, num_train_steps=40)
+  trainer = loop.Trainer(config, workdir)
+  initial = trainer.initial_state().params
+  pretrained_params, _ = loop.Trainer(
+      _config('t5_small.py:tiny', data_dir), pretrained_t5, training=False).latest_params()
+  jax.tree.map(np.testing.assert_array_equal, initial, pretrained_params)
+  assert trainer.config.data.tokenizer_path.endswith('.model')
+
+  last = loop.train_and_evaluate(config, workdir)
+  losses = [m['train/loss'] for m in read_metrics(workdir) if 'train/loss' in m]
+  assert losses[-1] < losses[0] - 1.0, losses
+  for key in ('eval/bleu', 'eval/chrf', 'eval/loss'):
+    assert np.isfinite(last[key])
+
+
+def test_eval_mode_reproduces_the_metrics_logged_in_training(data_dir, pretrained_t5, tmp_path):
+  workdir = str(tmp_path / 'translate')
+  loop.train_and_evaluate(_translation(data_dir, pretrained_t5, num_train_steps=10), workdir)
+  logged = [m for m in read_metrics(workdir) if 'eval/loss' in m][-1]
+
+  result = modes.evaluate_checkpoint(_translation(data_dir, None, mode='eval'), workdir, [])
+  with open(os.path.join(workdir, 'eval_validation.json')) as f:
+    assert json.load(f) == result
+  assert result['step'] == 10 and result['num_predictions'] == 16
+  for key, value in result['metrics'].items():
+    assert value == pytest.approx(logged[f'eval/{key}'], rel=1e-6, abs=1e-9), key
+  with open(os.path.join(workdir, 'predictions_validation.jsonl')) as f:
+    records = [json.loads(line) for line in f]
+  assert len(records) == 16
+  assert records[0]['input'].startswith('translate English to German: ')
+  assert records[0]['references'] and isinstance(records[0]['prediction'], str)
+
+
+def test_early_stopping_stops_and_keeps_the_best_checkpoint(data_dir, pretrained_t5, tmp_path):
+  workdir = str(tmp_path / 'translate')
+  # Whole-string exact match of a barely trained model stays 0: the first evaluation is the best.
+  config = _translation(data_dir, pretrained_t5, num_train_steps=60, eval_every_steps=5,
+                        checkpoint_every_steps=100, **{
+                            'eval.metrics': ('accuracy',), 'early_stopping.metric': 'accuracy',
+                            'early_stopping.patience': 2})
+  loop.train_and_evaluate(config, workdir)
+  evals = [m for m in read_metrics(workdir) if 'eval/accuracy' in m]
+  assert [m['eval/accuracy'] for m in evals] == [0.0, 0.0, 0.0]
+  assert [m['step'] for m in evals] == [5, 10, 15]
+  assert _steps(workdir) == [15]               # the stop is checkpointed
+  assert _steps(workdir, 'checkpoints_best') == [5]
+
+  loop.train_and_evaluate(config, workdir)     # started again: stays stopped
+  assert _steps(workdir) == [15]
+  best = modes.evaluate_checkpoint(_translation(data_dir, None, mode='eval', **{
+      'eval.checkpoint': 'best', 'eval.metrics': ('accuracy',)}), workdir, [])
+  assert best['step'] == 5
+
+
+@pytest.fixture
+def length_task():
+  """A test-only classification task on real docstring summaries: is the summary longer than
+  eight words? (Its labels follow from the text, so a model can learn them.)"""
+  name = 'test_summary_length'
+  if name not in tasks.TASKS:
+    tasks.register(tasks.Task(
+        name=name, dataset='docstring_summaries',
+        preprocess=lambda r: tasks.Example(
+            inputs=f"summary: {r['summary']}",
+            targets='long' if len(r['summary'].split()) > 8 else 'short',
+            references=('long' if len(r['summary'].split()) > 8 else 'short',)),
+        metrics=('accuracy', 'f1'), labels=('short', 'long'),
+        description='test only'))
+  return name
+
+
+def test_frozen_bert_feature_extraction_trains_only_the_head(data_dir, length_task, tmp_path):
+  pretrain = str(tmp_path / 'bert')
+  loop.train_and_evaluate(_config('bert_base.py:tiny', data_dir, num_train_steps=5,
+                                  **{'optimizer.warmup_steps': 2},
+                                  eval_every_steps=5, checkpoint_every_steps=5), pretrain)
+  config = _config('finetune_classification.py:bert_tiny', data_dir, init_from=pretrain,
+                   num_train_steps=20, eval_every_steps=20, checkpoint_every_steps=20,
+                   num_eval_batches=2, **{'data.task': length_task, 'finetune.mode': 'frozen',
+                                          'eval.num_examples': 32})
+  workdir = str(tmp_path / 'frozen')
+  last = loop.train_and_evaluate(config, workdir)
+  assert 0 <= last['eval/accuracy'] <= 100 and 'eval/f1' in last
+
+  before, _ = loop.Trainer(_config('bert_base.py:tiny', data_dir), pretrain,
+                           training=False).latest_params()
+  after, step = modes.loop.Trainer(modes._as_trained(config, workdir), workdir,
+                                   training=False).latest_params()
+  assert step == 20
+  backbone = {k: v for k, v in after.items() if k not in ('pooler', 'classifier')}
+  assert set(backbone) == set(before) - {'mlm_head'}
+  jax.tree.map(np.testing.assert_array_equal, backbone,
+               {k: before[k] for k in backbone})     # bit-identical
+  initial = loop.Trainer(config, str(tmp_path / 'fresh')).initial_state().params
+  assert not all(jax.tree.leaves(jax.tree.map(np.array_equal, initial['classifier'],
+                                              after['classifier'])))  # the head learned
