@@ -3,23 +3,18 @@ offline in array_record format and read back without TensorFlow."""
 
 import platform
 
-from etils import epath
 import tensorflow_datasets as tfds
 
 from lm_jax.data import stdlib_corpus
+from lm_jax.data.builders import offline
 
-# array_record is the format TFDS can write and random-access read without TensorFlow.
-FILE_FORMAT = 'array_record'
+FILE_FORMAT = offline.FILE_FORMAT
 
 
-class StdlibDocs(tfds.core.GeneratorBasedBuilder):
+class StdlibDocs(offline.OfflineBuilder):
   """Docstrings of the Python standard library and the pydoc topics."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
-  # TFDS derives this from the package via `importlib_resources`, a module that is
-  # not installed here; it is only used to look for a checksums file next to it.
-  code_path = epath.Path(__file__)
+  SPLITS = ('train', 'validation')
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
@@ -38,20 +33,11 @@ class StdlibDocs(tfds.core.GeneratorBasedBuilder):
         'Python documentation and source it is extracted from.',
     )
 
-  def _split_generators(self, dl_manager):
-    del dl_manager  # nothing to download: the text ships with Python
-    return {split: self._generate_examples(split) for split in ('train', 'validation')}
-
-  def _generate_examples(self, split):
-    for key, text in stdlib_corpus.documents(split):
-      yield key, {'text': text}
+  def _keyed_examples(self):
+    for key, text in stdlib_corpus.all_documents():  # the text ships with Python
+      yield stdlib_corpus.split_of(key), key, {'text': text}
 
 
 def prepare(data_dir: str | None = None) -> StdlibDocs:
   """Prepares `stdlib_docs` in `data_dir` if needed (offline, seconds) and returns the builder."""
-  builder = StdlibDocs(data_dir=data_dir)
-  builder.download_and_prepare(
-      file_format=FILE_FORMAT,
-      download_config=tfds.download.DownloadConfig(try_download_gcs=False),
-  )
-  return builder
+  return offline.prepare(StdlibDocs(data_dir=data_dir))

@@ -10,18 +10,24 @@ from lm_jax.data import stdlib_docs_builder
 from lm_jax.data.builders import django_translations
 from lm_jax.data.builders import docstring_summaries
 from lm_jax.data.builders import python_faq
+from lm_jax.data.builders import system_translations
 from lm_jax.data.builders import wordnet_categories
 
 _DJANGO = 'django_translations'
+_SYSTEM = 'system_translations'
 
 # Dataset name (with its config, as in tfds.builder('name/config')) -> its `prepare(data_dir)`.
 _PREPARERS: dict[str, Callable[[str | None], tfds.core.DatasetBuilder]] = {
-    'stdlib_docs': stdlib_docs_builder.prepare,
+    # Looked up when called: stdlib_docs_builder imports this package's `offline`, so when it
+    # is imported first this module runs while stdlib_docs_builder is still half-defined.
+    'stdlib_docs': lambda data_dir: stdlib_docs_builder.prepare(data_dir),
     'docstring_summaries': docstring_summaries.prepare,
     'wordnet_categories': wordnet_categories.prepare,
     'python_faq': python_faq.prepare,
     **{f'{_DJANGO}/{language}': functools.partial(django_translations.prepare, language)
        for language in django_translations.LANGUAGES},
+    **{f'{_SYSTEM}/{language}': functools.partial(system_translations.prepare, language)
+       for language in system_translations.LANGUAGES},
 }
 NAMES = tuple(_PREPARERS)
 
@@ -32,8 +38,9 @@ def prepare(name: str, data_dir: str | None = None) -> tfds.core.DatasetBuilder 
   preparer = _PREPARERS.get(name)
   if preparer is not None:
     return preparer(data_dir)
-  if name.split('/')[0] == _DJANGO:
-    raise ValueError(
-        f'Unknown dataset {name!r}: {_DJANGO} needs a language, one of '
-        f'{", ".join(f"{_DJANGO}/{language}" for language in django_translations.LANGUAGES)}.')
+  for family, module in ((_DJANGO, django_translations), (_SYSTEM, system_translations)):
+    if name.split('/')[0] == family:
+      raise ValueError(
+          f'Unknown dataset {name!r}: {family} needs a language, one of '
+          f'{", ".join(f"{family}/{language}" for language in module.LANGUAGES)}.')
   return None

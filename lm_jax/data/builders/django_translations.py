@@ -4,17 +4,16 @@ gettext catalogs shipped inside the installed Django package (BSD-3)."""
 import collections
 import glob
 import gettext
-import hashlib
 import importlib.util
 import os
 import re
 from collections.abc import Iterator
 
-from etils import epath
 import tensorflow_datasets as tfds
 
-# array_record is the format TFDS can write and random-access read without TensorFlow.
-FILE_FORMAT = 'array_record'
+from lm_jax.data.builders import offline
+
+FILE_FORMAT = offline.FILE_FORMAT
 # Django locale codes offered as BuilderConfigs: well-translated catalogs (550-650 pairs each).
 LANGUAGES = ('de', 'es', 'fr', 'it', 'ja', 'ko', 'nl', 'pl', 'pt_BR', 'ru', 'zh_Hans')
 # printf-style (%s, %(name)s, %d, %%) and str.format ({}, {name}) placeholders: a model
@@ -29,8 +28,7 @@ _CONTEXT_SEPARATOR = '\x04'
 
 def split_of(key: str) -> str:
   """'train' (80%), 'validation' (10%) or 'test' (10%), fixed by a hash of `key`."""
-  bucket = int.from_bytes(hashlib.sha256(key.encode('utf-8')).digest()[:8], 'big') % 100
-  return 'train' if bucket < 80 else 'validation' if bucket < 90 else 'test'
+  return offline.hash_split(key, offline.TRAIN_VALIDATION_TEST)
 
 
 def django_dir() -> str:
@@ -97,18 +95,13 @@ class DjangoTranslationsConfig(tfds.core.BuilderConfig):
   """One target language, named by Django's locale code."""
 
 
-class DjangoTranslations(tfds.core.GeneratorBasedBuilder):
+class DjangoTranslations(offline.OfflineBuilder):
   """English -> other-language UI messages of Django."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
   BUILDER_CONFIGS = [
       DjangoTranslationsConfig(name=language, description=f'English -> {language}.')
       for language in LANGUAGES
   ]
-  # TFDS derives this from the package via `importlib_resources`, a module that is
-  # not installed here; it is only used to look for a checksums file next to it.
-  code_path = epath.Path(__file__)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
@@ -130,17 +123,9 @@ class DjangoTranslations(tfds.core.GeneratorBasedBuilder):
         license='BSD-3-Clause (Django and its translations).',
     )
 
-  def _split_generators(self, dl_manager):
-    del dl_manager  # nothing to download: the catalogs ship with Django
-    by_split = collections.defaultdict(list)
-    for source, target in pairs(self.builder_config.name):
-      by_split[split_of(source)].append((source, target))
-    return {split: self._generate_examples(by_split[split])
-            for split in ('train', 'validation', 'test')}
-
-  def _generate_examples(self, examples):
-    for source, target in examples:
-      yield source, {'source': source, 'target': target}
+  def _keyed_examples(self):
+    for source, target in pairs(self.builder_config.name):  # the catalogs ship with Django
+      yield split_of(source), source, {'source': source, 'target': target}
 
 
 def prepare(language: str, data_dir: str | None = None) -> DjangoTranslations:
@@ -148,9 +133,4 @@ def prepare(language: str, data_dir: str | None = None) -> DjangoTranslations:
   if language not in LANGUAGES:
     raise ValueError(f'Unknown django_translations language {language!r}; available: '
                      f'{", ".join(LANGUAGES)}.')
-  builder = DjangoTranslations(config=language, data_dir=data_dir)
-  builder.download_and_prepare(
-      file_format=FILE_FORMAT,
-      download_config=tfds.download.DownloadConfig(try_download_gcs=False),
-  )
-  return builder
+  return offline.prepare(DjangoTranslations(config=language, data_dir=data_dir))

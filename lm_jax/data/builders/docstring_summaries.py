@@ -1,19 +1,16 @@
 """TFDS builder `docstring_summaries`: the body of a standard-library docstring -> its first
 paragraph, a summarisation task built offline from Python's own source (PSF licence)."""
 
-import collections
-import hashlib
 import platform
 import re
 from collections.abc import Iterator
 
-from etils import epath
 import tensorflow_datasets as tfds
 
 from lm_jax.data import stdlib_corpus
+from lm_jax.data.builders import offline
 
-# array_record is the format TFDS can write and random-access read without TensorFlow.
-FILE_FORMAT = 'array_record'
+FILE_FORMAT = offline.FILE_FORMAT
 # A one- or two-word first line ("Constructor.") summarises nothing; past 40 words the
 # "summary" is a paragraph of its own.
 MIN_SUMMARY_WORDS, MAX_SUMMARY_WORDS = 3, 40
@@ -27,8 +24,7 @@ _SIGNATURE = re.compile(r'^[\w.]+\(|^[\w.]+\s*->')
 
 def split_of(key: str) -> str:
   """'train' (80%), 'validation' (10%) or 'test' (10%), fixed by a hash of `key`."""
-  bucket = int.from_bytes(hashlib.sha256(key.encode('utf-8')).digest()[:8], 'big') % 100
-  return 'train' if bucket < 80 else 'validation' if bucket < 90 else 'test'
+  return offline.hash_split(key, offline.TRAIN_VALIDATION_TEST)
 
 
 def module_name(relpath: str) -> str:
@@ -75,14 +71,8 @@ def examples() -> Iterator[tuple[str, str, dict]]:
     yield key, relpath, {'document': document, 'summary': summary, 'name': name}
 
 
-class DocstringSummaries(tfds.core.GeneratorBasedBuilder):
+class DocstringSummaries(offline.OfflineBuilder):
   """Standard-library docstring bodies and their one-paragraph summaries."""
-
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
-  # TFDS derives this from the package via `importlib_resources`, a module that is
-  # not installed here; it is only used to look for a checksums file next to it.
-  code_path = epath.Path(__file__)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
@@ -107,23 +97,11 @@ class DocstringSummaries(tfds.core.GeneratorBasedBuilder):
         'Python source it is extracted from.',
     )
 
-  def _split_generators(self, dl_manager):
-    del dl_manager  # nothing to download: the source ships with Python
-    by_split = collections.defaultdict(list)
-    for key, relpath, example in examples():
-      by_split[split_of(relpath)].append((key, example))
-    return {split: self._generate_examples(by_split[split])
-            for split in ('train', 'validation', 'test')}
-
-  def _generate_examples(self, keyed_examples):
-    yield from keyed_examples
+  def _keyed_examples(self):
+    for key, relpath, example in examples():  # the source ships with Python
+      yield split_of(relpath), key, example
 
 
 def prepare(data_dir: str | None = None) -> DocstringSummaries:
   """Prepares `docstring_summaries` in `data_dir` if needed (offline, seconds) and returns it."""
-  builder = DocstringSummaries(data_dir=data_dir)
-  builder.download_and_prepare(
-      file_format=FILE_FORMAT,
-      download_config=tfds.download.DownloadConfig(try_download_gcs=False),
-  )
-  return builder
+  return offline.prepare(DocstringSummaries(data_dir=data_dir))

@@ -1,19 +1,17 @@
 """TFDS builder `python_faq`: question -> answer pairs of the Python FAQ, parsed from the
 reStructuredText sources of Debian's `python3.X-doc` (PSF licence)."""
 
-import collections
 import glob
-import hashlib
 import os
 import re
 import sys
 from collections.abc import Iterator
 
-from etils import epath
 import tensorflow_datasets as tfds
 
-# array_record is the format TFDS can write and random-access read without TensorFlow.
-FILE_FORMAT = 'array_record'
+from lm_jax.data.builders import offline
+
+FILE_FORMAT = offline.FILE_FORMAT
 ENV_VAR = 'LM_JAX_PYTHON_FAQ_DIR'
 DOC_ROOT = '/usr/share/doc'
 # A title is underlined (optionally also overlined) by one repeated punctuation character.
@@ -49,8 +47,7 @@ _BARE_REF = re.compile(r':ref:`([^`<>]+)`')
 
 def split_of(key: str) -> str:
   """'train' (85%) or 'validation' (15%), fixed by a hash of `key`."""
-  bucket = int.from_bytes(hashlib.sha256(key.encode('utf-8')).digest()[:8], 'big') % 100
-  return 'train' if bucket < 85 else 'validation'
+  return offline.hash_split(key, {'train': 85, 'validation': 15})
 
 
 def _candidate_dirs() -> list[str]:
@@ -278,14 +275,10 @@ def examples(directory: str) -> Iterator[tuple[str, dict]]:
                                        'section': section}
 
 
-class PythonFaq(tfds.core.GeneratorBasedBuilder):
+class PythonFaq(offline.OfflineBuilder):
   """Questions and answers of the Python FAQ."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
-  # TFDS derives this from the package via `importlib_resources`, a module that is
-  # not installed here; it is only used to look for a checksums file next to it.
-  code_path = epath.Path(__file__)
+  SPLITS = ('train', 'validation')
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
@@ -310,23 +303,11 @@ class PythonFaq(tfds.core.GeneratorBasedBuilder):
         'Python documentation it is extracted from.',
     )
 
-  def _split_generators(self, dl_manager):
-    del dl_manager  # nothing to download: the sources are a Debian package
-    by_split = collections.defaultdict(list)
-    for key, example in examples(source_dir()):
-      by_split[split_of(example['question'])].append((key, example))
-    return {split: self._generate_examples(by_split[split])
-            for split in ('train', 'validation')}
-
-  def _generate_examples(self, keyed_examples):
-    yield from keyed_examples
+  def _keyed_examples(self):
+    for key, example in examples(source_dir()):  # the sources are a Debian package
+      yield split_of(example['question']), key, example
 
 
 def prepare(data_dir: str | None = None) -> PythonFaq:
   """Prepares `python_faq` in `data_dir` if needed (offline, seconds) and returns the builder."""
-  builder = PythonFaq(data_dir=data_dir)
-  builder.download_and_prepare(
-      file_format=FILE_FORMAT,
-      download_config=tfds.download.DownloadConfig(try_download_gcs=False),
-  )
-  return builder
+  return offline.prepare(PythonFaq(data_dir=data_dir))

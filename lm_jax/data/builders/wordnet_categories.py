@@ -1,17 +1,15 @@
 """TFDS builder `wordnet_categories`: WordNet 3.0 synset definitions -> the 45 lexicographer
 categories (noun.animal, verb.motion, ...), read from Debian's `wordnet-base` data files."""
 
-import collections
-import hashlib
 import os
 import re
 from collections.abc import Iterator
 
-from etils import epath
 import tensorflow_datasets as tfds
 
-# array_record is the format TFDS can write and random-access read without TensorFlow.
-FILE_FORMAT = 'array_record'
+from lm_jax.data.builders import offline
+
+FILE_FORMAT = offline.FILE_FORMAT
 ENV_VAR = 'LM_JAX_WORDNET_DIR'
 DEFAULT_DIR = '/usr/share/wordnet'
 # File suffix -> the part of speech every synset key carries (offsets are unique per file).
@@ -35,8 +33,7 @@ _ADJECTIVE_MARKER = re.compile(r'\((?:a|p|ip)\)$')
 
 def split_of(key: str) -> str:
   """'train' (80%), 'validation' (10%) or 'test' (10%), fixed by a hash of `key`."""
-  bucket = int.from_bytes(hashlib.sha256(key.encode('utf-8')).digest()[:8], 'big') % 100
-  return 'train' if bucket < 80 else 'validation' if bucket < 90 else 'test'
+  return offline.hash_split(key, offline.TRAIN_VALIDATION_TEST)
 
 
 def source_dir() -> str:
@@ -82,14 +79,8 @@ def iter_synsets(directory: str) -> Iterator[tuple[str, dict]]:
           yield parsed
 
 
-class WordnetCategories(tfds.core.GeneratorBasedBuilder):
+class WordnetCategories(offline.OfflineBuilder):
   """WordNet synset definitions labelled with their lexicographer file."""
-
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
-  # TFDS derives this from the package via `importlib_resources`, a module that is
-  # not installed here; it is only used to look for a checksums file next to it.
-  code_path = epath.Path(__file__)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
@@ -113,23 +104,11 @@ class WordnetCategories(tfds.core.GeneratorBasedBuilder):
         'Communications of the ACM 38(11): 39-41.',
     )
 
-  def _split_generators(self, dl_manager):
-    del dl_manager  # nothing to download: the database is a Debian package
-    by_split = collections.defaultdict(list)
-    for key, example in iter_synsets(source_dir()):
-      by_split[split_of(key)].append((key, example))
-    return {split: self._generate_examples(by_split[split])
-            for split in ('train', 'validation', 'test')}
-
-  def _generate_examples(self, keyed_examples):
-    yield from keyed_examples
+  def _keyed_examples(self):
+    for key, example in iter_synsets(source_dir()):  # the database is a Debian package
+      yield split_of(key), key, example
 
 
 def prepare(data_dir: str | None = None) -> WordnetCategories:
   """Prepares `wordnet_categories` in `data_dir` if needed and returns the builder."""
-  builder = WordnetCategories(data_dir=data_dir)
-  builder.download_and_prepare(
-      file_format=FILE_FORMAT,
-      download_config=tfds.download.DownloadConfig(try_download_gcs=False),
-  )
-  return builder
+  return offline.prepare(WordnetCategories(data_dir=data_dir))

@@ -1,5 +1,5 @@
 """Translation tasks from English, in T5's format ('translate English to German: ...'): the
-offline Django catalogs and TFDS's WMT sets. Scored by BLEU and chrF."""
+offline Django and system gettext catalogs and TFDS's WMT sets. Scored by BLEU and chrF."""
 
 from lm_jax.data.tasks.task import Task, register, single_reference
 
@@ -24,6 +24,13 @@ for _language, _name in LANGUAGES.items():
       metrics=METRICS,
       description=f"English -> {_name} user-interface strings of Django's gettext catalogs "
                   '(offline).'))
+  register(Task(
+      name=f'translate_en_{_language}_system',
+      dataset=f'system_translations/{_language}',
+      preprocess=_preprocess(_language, 'source', 'target'),
+      metrics=METRICS,
+      description=f'English -> {_name} messages of the gettext catalogs installed software '
+                  'keeps under /usr/share/locale (offline).'))
 
 # T5's WMT tasks (Raffel et al. 2020 §2.3); each TFDS config holds both directions.
 for _name, _dataset, _language in (
@@ -37,4 +44,4 @@ for _name, _dataset, _language in (
       preprocess=_preprocess(_language, 'en', _language),
       metrics=METRICS,
       description=f'English -> {LANGUAGES[_language]} news translation of TFDS {_dataset!r}.',
-      offline_alternative=f'translate_en_{_language}'))
+      offline_alternative=f'translate_en_{_language}_system'))

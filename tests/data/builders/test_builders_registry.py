@@ -10,14 +10,15 @@ import pytest
 import tensorflow_datasets as tfds
 
 from lm_jax.data import builders
-from lm_jax.data.builders import django_translations
+from lm_jax.data.builders import django_translations, system_translations
 
 
 def test_names_cover_every_offline_dataset():
   assert {'stdlib_docs', 'docstring_summaries', 'wordnet_categories', 'python_faq',
           'django_translations/de', 'django_translations/fr',
           'django_translations/zh_Hans'} <= set(builders.NAMES)
-  assert len(builders.NAMES) == 4 + len(django_translations.LANGUAGES)
+  assert len(builders.NAMES) == (4 + len(django_translations.LANGUAGES)
+                                 + len(system_translations.LANGUAGES))
 
 
 @pytest.mark.parametrize('name', builders.NAMES)
