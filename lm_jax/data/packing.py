@@ -17,7 +17,8 @@ def pad_rows(rows: list[dict[str, np.ndarray]], shapes: dict) -> dict[str, np.nd
     if row.keys() != batch.keys():
       raise ValueError(f'Row keys {sorted(row)} differ from the batch keys {sorted(batch)}.')
     for key, value in row.items():
-      batch[key][index, :len(value)] = value
+      # A sequence fills the start of its row; a scalar (a class label) its single cell.
+      batch[key][(index, *(slice(0, n) for n in np.shape(value)))] = value
   return batch
 
 

@@ -146,17 +146,6 @@ def batch_shapes(family: str, data_config, batch_size: int) -> batch_iterator.Ba
   return _family(family).shapes(batch_size, *_lengths(family, data_config))
 
 
-def _pad_rows(rows: list[dict], shapes: batch_iterator.BatchShapes) -> dict[str, np.ndarray]:
-  """`packing.pad_rows` for the (B, L) keys; the per-example (B,) keys filled here."""
-  sequences = {key: spec for key, spec in shapes.items() if len(spec[0]) == 2}
-  batch = packing.pad_rows([{key: row[key] for key in sequences} for row in rows], sequences)
-  for key, (shape, dtype) in shapes.items():
-    if len(shape) == 1:
-      batch[key] = np.zeros(shape, dtype)
-      batch[key][:len(rows)] = [row[key] for row in rows]
-  return batch
-
-
 class TaskIterator:
   """`next(it)`: a dict of `batch_shapes(family, data_config, batch_size)` arrays of the
   examples of `task`, one example per row.
@@ -238,4 +227,4 @@ class TaskIterator:
                             self.targets_length))
     if not rows:
       raise StopIteration
-    return _pad_rows(rows, self.shapes)
+    return packing.pad_rows(rows, self.shapes)
