@@ -7,7 +7,7 @@ import ml_collections
 from lm_jax import config_schema, models
 from lm_jax.data import pipeline, tasks
 from lm_jax.evaluation import samples as samples_lib
-from lm_jax.evaluation import task_eval
+from lm_jax.evaluation import metrics, task_eval
 from lm_jax.train import (checkpoints, early_stopping, finetune, model_io, optimizers,
                           partitioning, run_config, train_step as steps)
 
@@ -30,6 +30,7 @@ class Trainer:
     model_io.family_io(self.model)  # a model class must declare its family
     self.family = self.model.family
     self.task = tasks.get(config.data.task) if config.data.task else None
+    self._check_early_stopping_metric()
     self.mesh = partitioning.create_mesh()
     self.global_batch = partitioning.global_batch_size(config.per_device_batch_size, self.mesh)
     self.host_batch = partitioning.process_batch_size(self.global_batch, self.mesh)
@@ -58,6 +59,17 @@ class Trainer:
                                                  config.keep_checkpoints)
     self.checkpointer.check_config(config, write=training)
     self.restored_extra = {}
+
+  def metric_names(self) -> tuple[str, ...]:
+    """The metrics scored on decoded predictions: config.eval.metrics, else the task's own."""
+    return tuple(self.config.eval.metrics) or (self.task.metrics if self.task else ())
+
+  def _check_early_stopping_metric(self):
+    metric = self.config.early_stopping.metric
+    known = ('loss', 'perplexity', 'token_accuracy', *metrics.output_keys(self.metric_names()))
+    if metric and metric not in known:
+      raise ValueError(f'config.early_stopping.metric={metric!r} is not an eval metric of this '
+                       f'run; choose one of {", ".join(known)}.')
 
   def _param_labels(self, shapes):
     """'trainable' / 'frozen' per parameter for frozen feature extraction, else None (all learn)."""
@@ -150,7 +162,7 @@ class Trainer:
     scores, records = task_eval.evaluate_task(
         self.model, params, self._eval_batches(data_config, self.host_batch),
         pipeline.task_examples(data_config, data_config.eval_split), self.tokenizer,
-        metric_names=tuple(self.config.eval.metrics) or self.task.metrics,
+        metric_names=self.metric_names(),
         labels=self.task.labels, generate_options=self._generate_options(),
         max_new_tokens=data_config.targets_length, num_examples=self.config.eval.num_examples,
         seed=self.config.seed)

@@ -147,3 +147,16 @@ def test_frozen_bert_feature_extraction_trains_only_the_head(data_dir, length_ta
   initial = loop.Trainer(config, str(tmp_path / 'fresh')).initial_state().params
   assert not all(jax.tree.leaves(jax.tree.map(np.array_equal, initial['classifier'],
                                               after['classifier'])))  # the head learned
+
+
+def test_an_early_stopping_metric_the_run_does_not_compute_is_refused(data_dir, tmp_path):
+  config = _translation(data_dir, None, **{'early_stopping.metric': 'rougeL'})
+  with pytest.raises(ValueError, match="early_stopping.metric='rougeL'.*bleu, chrf"):
+    loop.Trainer(config, str(tmp_path / 'run'))
+
+
+def test_frozen_without_pretrained_weights_is_refused():
+  config = load_config(os.path.join(REPO, 'configs', 'finetune_classification.py:bert_tiny'))
+  config.finetune.mode = 'frozen'
+  with pytest.raises(ValueError, match='init_from'):
+    loop.Trainer(config, '/nonexistent')
