@@ -24,7 +24,7 @@ def get_config(variant=None):
     c.data.task = 'wordnet_categories'
     c.data.inputs_length = 64    # glosses: 99% are shorter
   if variant in ('tiny', 'bert_tiny'):
-    finetune_presets.tiny(c, num_train_steps=400)
+    finetune_presets.tiny(c, num_train_steps=1000)
   if variant == 'bert_tiny':
     c.model.name = 'bert_classifier'  # num_classes comes from the task's labels
     c.optimizer.update(name='adamw', learning_rate=1e-3, weight_decay=0.01)

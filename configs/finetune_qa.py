@@ -23,7 +23,7 @@ def get_config(variant=None):
     c.data.inputs_length = 64     # questions are one sentence
     c.data.targets_length = 128   # answers are paragraphs
   if variant == 'tiny':
-    finetune_presets.tiny(c, num_train_steps=300)
+    finetune_presets.tiny(c, num_train_steps=1000)
   elif variant not in (None, 'faq'):
     raise ValueError(f'Unknown variant {variant!r} of configs/finetune_qa.py; use faq or tiny.')
   return c

@@ -25,7 +25,7 @@ def get_config(variant=None):
     c.data.task = 'summarize_docstrings'
     c.data.targets_length = 64  # summaries are 3-40 words
   if variant == 'tiny':
-    finetune_presets.tiny(c, num_train_steps=400)
+    finetune_presets.tiny(c, num_train_steps=1500)
     c.data.inputs_length = 128
     c.data.targets_length = 48
   elif variant not in (None, 'xsum', 'docstrings'):

@@ -6,9 +6,10 @@ configs/t5_small.py) or a local Hugging Face T5 directory with its spiece.model.
 
 Variants (`--config=configs/finetune_translation.py:<variant>`):
   (none)  T5's recipe on WMT14 en-de (TFDS `wmt14_translate/de-en`, prepared beforehand).
-  django  the same recipe on the offline Django catalogs (`translate_en_de`; `_fr` for French).
-  tiny    the offline Django pairs, fine-tuning a tiny pretrained run (configs/t5_small.py:tiny)
-          in under 5 minutes on CPU: --config.init_from=runs/t5_small_tiny
+  system  the same recipe on the offline gettext catalogs of the machine's software
+          (`translate_en_de_system`, ~24k pairs; `translate_en_de` is Django's ~570).
+  tiny    those system pairs, fine-tuning a tiny pretrained run (configs/t5_small.py:tiny) in
+          under 5 minutes on CPU: --config.init_from=runs/t5_small_tiny
 """
 from lm_jax import finetune_presets
 from lm_jax.config_schema import default_config
@@ -18,13 +19,13 @@ def get_config(variant=None):
   c = finetune_presets.t5_recipe(default_config(), task='wmt14_en_de', inputs_length=512,
                                  targets_length=512, metric='bleu')
   c.eval.metrics = ('bleu', 'chrf')
-  if variant in ('django', 'tiny'):
-    c.data.task = 'translate_en_de'
-    c.data.inputs_length = c.data.targets_length = 128  # UI strings: the longest are ~100 tokens
+  if variant in ('system', 'tiny'):
+    c.data.task = 'translate_en_de_system'
+    c.data.inputs_length = c.data.targets_length = 128  # messages: the longest are ~100 tokens
   if variant == 'tiny':
-    finetune_presets.tiny(c, num_train_steps=400)
+    finetune_presets.tiny(c, num_train_steps=2000)
     c.data.inputs_length = c.data.targets_length = 64  # for speed; truncates ~1 pair in 10
-  elif variant not in (None, 'django'):
+  elif variant not in (None, 'system'):
     raise ValueError(f'Unknown variant {variant!r} of configs/finetune_translation.py; use '
-                     'django or tiny.')
+                     'system or tiny.')
   return c
