@@ -46,6 +46,9 @@ CASES = {
                'answers': {'text': ['Ann', 'Ann ran'], 'answer_start': [0, 0]}},
               ('question: Who? context: Ann ran.', 'Ann', ('Ann', 'Ann ran'))),
 }
+# The system-catalog tasks preprocess exactly as the Django ones of their language.
+CASES.update({f'{name}_system': case for name, case in list(CASES.items())
+              if name.startswith('translate_en_')})
 
 
 def test_every_task_has_a_case():
@@ -158,6 +161,8 @@ PREFIXES = {'translate_en_de': 'translate English to German: ',
             'translate_en_nl': 'translate English to Dutch: ',
             'summarize_docstrings': 'summarize: ', 'wordnet_categories': 'wordnet category: ',
             'python_faq': 'question: '}
+PREFIXES.update({f'{name}_system': prefix for name, prefix in list(PREFIXES.items())
+                 if name.startswith('translate_en_')})
 
 
 @pytest.fixture
