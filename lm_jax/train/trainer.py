@@ -30,7 +30,8 @@ class Trainer:
     model_io.family_io(self.model)  # a model class must declare its family
     self.family = self.model.family
     self.task = tasks.get(config.data.task) if config.data.task else None
-    self._check_early_stopping_metric()
+    if training:  # eval and generate modes never stop early, whatever eval.metrics they score
+      self._check_early_stopping_metric()
     self.mesh = partitioning.create_mesh()
     self.global_batch = partitioning.global_batch_size(config.per_device_batch_size, self.mesh)
     self.host_batch = partitioning.process_batch_size(self.global_batch, self.mesh)
