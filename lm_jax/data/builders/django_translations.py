@@ -74,21 +74,31 @@ def catalog_pairs(path: str) -> Iterator[tuple[str, str]]:
     yield source, target
 
 
-def pairs(language: str) -> list[tuple[str, str]]:
-  """Deduplicated (source, target) pairs of `language`, sorted by source.
+def merged_pairs(paths, skip_unreadable: bool = False) -> list[tuple[str, str]]:
+  """Deduplicated (source, target) pairs of the catalogs at `paths`, sorted by source.
 
   A source translated two ways (msgctxt 'one letter Tuesday' 'T' -> 'Di' and 'one letter
   Thursday' 'T' -> 'Do') is ambiguous once the context is gone, so it is dropped; the same
-  translation under several contexts or catalogs is kept once.
+  translation under several contexts or catalogs is kept once. `skip_unreadable` passes over
+  a catalog whose encoding gettext cannot tell (no charset header).
   """
   targets = collections.defaultdict(set)
+  for path in paths:
+    try:
+      for source, target in catalog_pairs(path):
+        targets[source].add(target)
+    except (UnicodeDecodeError, OSError):
+      if not skip_unreadable:
+        raise
+  return sorted((s, t.pop()) for s, t in targets.items() if len(t) == 1)
+
+
+def pairs(language: str) -> list[tuple[str, str]]:
+  """The filtered pairs of Django's catalogs of `language` (see `merged_pairs`)."""
   files = catalog_files(django_dir(), language)
   if not files:
     raise ValueError(f'Django ships no catalogs for language {language!r}.')
-  for path in files:
-    for source, target in catalog_pairs(path):
-      targets[source].add(target)
-  return sorted((s, t.pop()) for s, t in targets.items() if len(t) == 1)
+  return merged_pairs(files)
 
 
 class DjangoTranslationsConfig(tfds.core.BuilderConfig):

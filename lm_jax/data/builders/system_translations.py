@@ -2,7 +2,6 @@
 catalogs the machine's own software installed under /usr/share/locale (git, PostgreSQL, GTK,
 coreutils, ...): tens of thousands of real UI and error-message translations."""
 
-import collections
 import glob
 import os
 
@@ -38,14 +37,8 @@ def pairs(language: str) -> list[tuple[str, str]]:
         f'system_translations reads the .mo files installed software put there; set ${ENV_VAR} '
         'to another locale directory, or use the django_translations datasets (pip install '
         'django).')
-  targets = collections.defaultdict(set)
-  for path in files:
-    try:
-      for source, target in django_translations.catalog_pairs(path):
-        targets[source].add(target)
-    except (UnicodeDecodeError, OSError):
-      continue  # a catalog without a charset header (net-tools): its encoding is unknown
-  return sorted((s, t.pop()) for s, t in targets.items() if len(t) == 1)
+  # A catalog without a charset header (net-tools) has an unknown encoding: skipped.
+  return django_translations.merged_pairs(files, skip_unreadable=True)
 
 
 class SystemTranslationsConfig(tfds.core.BuilderConfig):
