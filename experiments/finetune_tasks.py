@@ -20,7 +20,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from lm_jax.config_schema import load_config  # noqa: E402
+from lm_jax.config_schema import load_config, override  # noqa: E402
 from lm_jax.data import pipeline, sources  # noqa: E402
 from lm_jax.evaluation import metrics  # noqa: E402
 from lm_jax.train import loop, modes  # noqa: E402
@@ -40,13 +40,7 @@ RUNS = [
 def _config(spec, data_dir, **overrides):
   config = load_config(os.path.join(REPO, spec))
   config.data.data_dir = data_dir
-  for key, value in overrides.items():
-    target = config
-    *parents, leaf = key.split('.')
-    for part in parents:
-      target = target[part]
-    target[leaf] = value
-  return config
+  return override(config, overrides)
 
 
 def _strip_prefix(text: str) -> str:

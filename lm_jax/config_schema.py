@@ -210,6 +210,21 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   require(o.weight_decay >= 0, 'optimizer.weight_decay', 'must be >= 0')
 
 
+def override(config: ml_collections.ConfigDict, values: dict) -> ml_collections.ConfigDict:
+  """Sets dotted keys (`{'eval.num_examples': 64}`) as `--config.eval.num_examples=64` would;
+  for notebooks, sweeps and tests. Returns `config`."""
+  for key, value in values.items():
+    target, parts = config, key.split('.')
+    for depth, part in enumerate(parts):
+      if part not in target:
+        raise KeyError(f'Unknown config key {".".join(parts[:depth + 1])!r}; valid keys here: '
+                       f'{", ".join(sorted(target.keys()))}.')
+      if depth < len(parts) - 1:
+        target = target[part]
+    target[parts[-1]] = value
+  return config
+
+
 def load_config(spec: str) -> ml_collections.ConfigDict:
   """`'configs/t5_small.py:tiny'` -> that file's `get_config('tiny')`, for notebooks and tests."""
   import importlib.util

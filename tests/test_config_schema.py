@@ -63,3 +63,11 @@ def test_unknown_model_key_is_rejected_by_the_model():
   config.model = {'name': 'gpt9'}
   with pytest.raises(ValueError, match='t5'):
     models.build_model(config.model)
+
+
+def test_override_sets_dotted_keys_and_rejects_unknown_ones():
+  from lm_jax.config_schema import default_config, override
+  config = override(default_config(), {'eval.num_examples': 7, 'seed': 3})
+  assert config.eval.num_examples == 7 and config.seed == 3
+  with pytest.raises(KeyError, match="'eval.num_exampels'.*num_examples"):
+    override(config, {'eval.num_exampels': 7})

@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from lm_jax.config_schema import load_config
+from lm_jax.config_schema import load_config, override
 from lm_jax.data import tasks
 from lm_jax.train import loop, modes
 from lm_jax.train.metrics_writer import read_metrics
@@ -20,13 +20,7 @@ def _config(spec, data_dir, **changes):
   config = load_config(os.path.join(REPO, 'configs', spec))
   config.data.data_dir = data_dir
   config.num_samples = 0
-  for key, value in changes.items():
-    *parents, leaf = key.split('.')
-    target = config
-    for part in parents:
-      target = target[part]
-    target[leaf] = value
-  return config
+  return override(config, changes)
 
 
 @pytest.fixture(scope='module')
