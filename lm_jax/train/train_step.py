@@ -43,13 +43,23 @@ def _loss_terms(model, params, batch, loss_config, rngs):
 
 
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
-                    schedule: Callable, loss_config: ml_collections.ConfigDict):
-  """Returns train_step(state, batch) -> (state, metric sums); jit it with the mesh shardings."""
+                    schedule: Callable, loss_config: ml_collections.ConfigDict,
+                    param_labels=None):
+  """Returns train_step(state, batch) -> (state, metric sums); jit it with the mesh shardings.
+
+  param_labels: 'trainable' / 'frozen' per parameter (feature extraction), or None. Frozen
+  parameters enter the loss through stop_gradient, so XLA does not compute their weight
+  gradients and `grad_norm` measures what the optimizer sees.
+  """
 
   def train_step(state: TrainState, batch: dict):
     dropout_rng, next_rng = jax.random.split(state.dropout_rng)
 
     def objective(params):
+      if param_labels is not None:
+        params = jax.tree.map(
+            lambda p, label: jax.lax.stop_gradient(p) if label == 'frozen' else p,
+            params, param_labels)
       terms = _loss_terms(model, params, batch, loss_config, {'dropout': dropout_rng})
       # Per-token mean over the whole global batch; gradients of a mean are batch-size independent.
       denom = jnp.maximum(terms['weight_sum'], 1.0)
@@ -95,7 +105,8 @@ class JittedSteps(NamedTuple):
 
 
 def jit_steps(model: nn.Module, optimizer: optax.GradientTransformation, schedule: Callable,
-              loss_config: ml_collections.ConfigDict, mesh, batch_shapes: dict) -> JittedSteps:
+              loss_config: ml_collections.ConfigDict, mesh, batch_shapes: dict,
+              param_labels=None) -> JittedSteps:
   """The steps compiled for `mesh`: parameters replicated, batches split along `data`.
 
   One place for these shardings, so that training and the benchmarks run the same program.
@@ -105,7 +116,7 @@ def jit_steps(model: nn.Module, optimizer: optax.GradientTransformation, schedul
   return JittedSteps(
       init=jax.jit(lambda rng: init_train_state(model, optimizer, rng, batch_shapes),
                    out_shardings=replicated),
-      train=jax.jit(make_train_step(model, optimizer, schedule, loss_config),
+      train=jax.jit(make_train_step(model, optimizer, schedule, loss_config, param_labels),
                     in_shardings=(replicated, batch), out_shardings=(replicated, replicated),
                     donate_argnums=(0,)),
       eval=jax.jit(make_eval_step(model, loss_config), in_shardings=(replicated, batch),

@@ -51,11 +51,12 @@ class Trainer:
         config.data, self.tokenizer, self.host_batch, config.seed + jax.process_index(),
         family=self.family) if training else None
 
+    labels = self._param_labels(shapes) if training else None
     self.optimizer, self.schedule = optimizers.make_optimizer(
-        config.optimizer, config.num_train_steps,
-        param_labels=self._param_labels(shapes) if training else None)
+        config.optimizer, config.num_train_steps, param_labels=labels)
     self._init, self.train_step, self.eval_step = steps.jit_steps(
-        self.model, self.optimizer, self.schedule, config.loss, self.mesh, shapes)
+        self.model, self.optimizer, self.schedule, config.loss, self.mesh, shapes,
+        param_labels=labels)
     self.checkpointer = checkpoints.Checkpointer(workdir, config.checkpoint_every_steps,
                                                  config.keep_checkpoints)
     self.checkpointer.check_config(config, write=training)
