@@ -15,7 +15,7 @@ import orbax.checkpoint as ocp
 
 # Config sections that change the shape or meaning of saved arrays; resuming with other values
 # would either fail deep inside orbax or, worse, silently train a different experiment.
-_RESUME_CRITICAL = ('model', 'optimizer.name', 'data.objective')
+_RESUME_CRITICAL = ('model', 'optimizer.name', 'data.objective', 'data.task', 'finetune.mode')
 
 
 class CheckpointError(RuntimeError):

@@ -102,3 +102,17 @@ def test_round_trip_with_a_partly_frozen_optimizer(tmp_path):
   assert jax.tree.structure(restored.state) == jax.tree.structure(state)
   _assert_same(restored.state, state)
   saver.close()
+
+
+@pytest.mark.parametrize('key, value', [('finetune.mode', 'frozen'), ('data.task', 'python_faq')])
+def test_resuming_with_another_task_or_finetune_mode_is_refused(tmp_path, key, value):
+  config = default_config()
+  saver = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=1)
+  saver.check_config(config)
+  saver.maybe_save(1, _state(1), {'index': 1})
+  saver.wait()
+  section, leaf = key.split('.')
+  config[section][leaf] = value
+  with pytest.raises(checkpoints.CheckpointError, match=key):
+    saver.check_config(config)
+  saver.close()
