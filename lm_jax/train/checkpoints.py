@@ -56,12 +56,13 @@ class Checkpointer:
 
   def check_config(self, config: ml_collections.ConfigDict, write: bool = True) -> None:
     """Refuses to resume a workdir whose checkpoints were written by an incompatible config;
-    records this run's config unless `write` is False (reading a checkpoint, not training)."""
+    records this run's config unless `write` is False (reading a checkpoint, not training: then
+    only the model must match, as eval and generate modes read the parameters alone)."""
     current = json.loads(config.to_json_best_effort())
     if os.path.exists(self._config_path) and self.latest_step() is not None:
       with open(self._config_path) as f:
         saved = json.load(f)
-      for key in _RESUME_CRITICAL:
+      for key in _RESUME_CRITICAL if write else ('model',):
         if _lookup(saved, key) != _lookup(current, key):
           raise CheckpointError(
               f'{self.directory} holds checkpoints of a run with config {key}='

@@ -116,3 +116,18 @@ def test_resuming_with_another_task_or_finetune_mode_is_refused(tmp_path, key, v
   with pytest.raises(checkpoints.CheckpointError, match=key):
     saver.check_config(config)
   saver.close()
+
+
+def test_reading_a_checkpoint_checks_only_the_model(tmp_path):
+  config = default_config()
+  config.finetune.mode = 'frozen'
+  saver = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=1)
+  saver.check_config(config)
+  saver.maybe_save(1, _state(1), {'index': 1})
+  saver.wait()
+  config.finetune.mode = 'full'
+  saver.check_config(config, write=False)  # eval mode reads the parameters alone
+  config.model.d_model = 7
+  with pytest.raises(checkpoints.CheckpointError, match='model'):
+    saver.check_config(config, write=False)
+  saver.close()
