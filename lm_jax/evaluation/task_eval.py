@@ -1,6 +1,5 @@
-"""Scores a model on a downstream task: predictions for the first examples of a split, decoded
-from the same batches the loss is computed on, and the configured metrics of those predictions.
-"""
+"""Scores a model on a downstream task: the prediction of each row of an eval batch (decoded
+text, or a class name), and the configured metrics of those predictions."""
 import functools
 
 import jax
@@ -42,26 +41,15 @@ def predict_batch(model, params, batch: dict, tokenizer, labels, generate_option
   return [tokenizer.decode(row.tolist()) for row in ids]
 
 
-def evaluate_task(model, params, batches, examples, tokenizer, *, metric_names, labels,
-                  generate_options: dict, max_new_tokens: int, num_examples=None, seed: int = 0):
-  """(metrics, records) for the first `num_examples` of `examples` (None: all of them).
+def score(metric_names, predictions: list[str], examples):
+  """(metrics, records) of `predictions` for the first len(predictions) of `examples`.
 
-  batches: the split's eval batches, in example order (each example once, padding rows last);
   records: {'index', 'input', 'references', 'prediction'} per example.
   """
-  count = len(examples) if num_examples is None else min(num_examples, len(examples))
-  if count == 0:
+  if not predictions:
     raise ValueError('The evaluation split has no examples; check config.data.eval_split / '
                      'config.eval.split.')
-  rng = jax.random.key(seed)
-  predictions = []
-  for batch in batches:
-    if len(predictions) >= count:
-      break
-    predictions += predict_batch(model, params, batch, tokenizer, labels, generate_options,
-                                 max_new_tokens, rng=jax.random.fold_in(rng, len(predictions)))
-  predictions = predictions[:count]
-  chosen = [examples[i] for i in range(count)]
+  chosen = [examples[i] for i in range(len(predictions))]
   scores = metrics.compute(metric_names, predictions, [e.references for e in chosen])
   records = [{'index': i, 'input': e.inputs, 'references': list(e.references), 'prediction': p}
              for i, (e, p) in enumerate(zip(chosen, predictions))]

@@ -11,10 +11,6 @@ from lm_jax.evaluation import metrics, task_eval
 from lm_jax.train import (checkpoints, early_stopping, finetune, model_io, optimizers,
                           partitioning, run_config, train_step as steps)
 
-# Families whose predictions can be decoded into text (or a class name) and scored.
-_PREDICTING_FAMILIES = ('encoder_decoder', 'decoder_only', 'encoder_classifier')
-
-
 def add_sums(total, new):
   return new if total is None else jax.tree.map(jnp.add, total, new)
 
@@ -150,24 +146,38 @@ class Trainer:
 
   def evaluate(self, params, split: str | None = None) -> tuple[dict, list[dict]]:
     """(metrics, prediction records) on `split` (default data.eval_split): loss, perplexity and
-    token accuracy over `num_eval_batches`, plus the task's metrics of decoded predictions."""
+    token accuracy over `num_eval_batches`, plus the task's metrics of decoded predictions.
+
+    One pass over the split feeds both: the loss of its first `num_eval_batches` batches and
+    the predictions for its first `eval.num_examples` examples.
+    """
     data_config = self._data_for_split(split)
-    sums = None
-    for i, batch in enumerate(self._eval_batches(data_config, self.host_batch)):
-      if self.config.num_eval_batches is not None and i >= self.config.num_eval_batches:
+    batches = self._eval_batches(data_config, self.host_batch)
+    loss_batches = self.config.num_eval_batches
+    wanted = 0  # predictions to make
+    if self.task is not None:
+      num_examples = self.config.eval.num_examples
+      wanted = len(batches.examples) if num_examples is None else min(num_examples,
+                                                                        len(batches.examples))
+    rng, options = jax.random.key(self.config.seed), self._generate_options()
+    sums, predictions = None, []
+    for i, batch in enumerate(batches):
+      scores_loss = loss_batches is None or i < loss_batches
+      if not scores_loss and len(predictions) >= wanted:
         break
-      sums = add_sums(sums, self.eval_step(params, partitioning.shard_batch(batch,
-                                                                            self.batch_sharding)))
+      if scores_loss:
+        sums = add_sums(sums, self.eval_step(params, partitioning.shard_batch(
+            batch, self.batch_sharding)))
+      if len(predictions) < wanted:
+        predictions += task_eval.predict_batch(
+            self.model, params, batch, self.tokenizer, self.task.labels,
+            options, data_config.targets_length,
+            rng=jax.random.fold_in(rng, len(predictions)))
     metrics = steps.summarize(jax.device_get(sums))
-    if self.task is None or self.family not in _PREDICTING_FAMILIES:
+    if self.task is None:
       return metrics, []
-    scores, records = task_eval.evaluate_task(
-        self.model, params, self._eval_batches(data_config, self.host_batch),
-        pipeline.task_examples(data_config, data_config.eval_split), self.tokenizer,
-        metric_names=self.metric_names(),
-        labels=self.task.labels, generate_options=self._generate_options(),
-        max_new_tokens=data_config.targets_length, num_examples=self.config.eval.num_examples,
-        seed=self.config.seed)
+    scores, records = task_eval.score(self.metric_names(), predictions[:wanted],
+                                      batches.examples)
     return {**metrics, **scores}, records
 
   def _generate_options(self) -> dict:
