@@ -1,10 +1,11 @@
 """Fine-tuning from pretrained weights: load an lm_jax run or a local Hugging Face directory,
 merge its parameters into a new model's, and label which parameters train."""
 import dataclasses
+import functools
 import json
 import os
 import re
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import jax
 import ml_collections
@@ -26,12 +27,18 @@ _EXPECTED = ('an lm_jax workdir (config.json and checkpoints/ with at least one 
 
 @dataclasses.dataclass
 class Pretrained:
-  params: dict                  # nested dict of numpy arrays, as the model's 'params' collection
   model_config: dict            # the `config.model` that builds this model, 'name' included
   data_config: dict | None      # the lm_jax run's `data` section; None for a Hugging Face dir
   tokenizer_path: str | None    # the SentencePiece model its token ids belong to, when known
   step: int | None              # the training step of an lm_jax checkpoint
   description: str              # for logs: where the weights came from
+  load_params: Callable[[], dict] = dataclasses.field(repr=False)
+
+  @functools.cached_property
+  def params(self) -> dict:
+    """Nested dict of numpy arrays, as the model's 'params' collection; read on first use, so
+    that a fine-tuning run resuming from its own checkpoint never reads the pretrained ones."""
+    return self.load_params()
 
 
 def load_pretrained(path: str) -> Pretrained:
@@ -52,17 +59,26 @@ def load_pretrained(path: str) -> Pretrained:
                    f'{_EXPECTED}.')
 
 
-def latest_params(workdir: str) -> tuple[Any, int]:
-  """(params as numpy arrays, step) of the latest checkpoint in `<workdir>/checkpoints`."""
-  directory = os.path.join(os.path.abspath(workdir), 'checkpoints')
-  manager = ocp.CheckpointManager(directory,
-                                  options=ocp.CheckpointManagerOptions(read_only=True),
-                                  item_handlers={'state': ocp.PyTreeCheckpointHandler()})
+def _read_only_manager(workdir: str) -> ocp.CheckpointManager:
+  return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), 'checkpoints'),
+                               options=ocp.CheckpointManagerOptions(read_only=True),
+                               item_handlers={'state': ocp.PyTreeCheckpointHandler()})
+
+
+def _latest_step(manager: ocp.CheckpointManager) -> int:
+  step = manager.latest_step()
+  if step is None:
+    raise FileNotFoundError(f'{manager.directory} holds no checkpoint step; train first, or '
+                            f'point at a trained run ({_EXPECTED}).')
+  return int(step)
+
+
+def latest_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
+  """(params as numpy arrays, step) of checkpoint `step` (default: the latest) in
+  `<workdir>/checkpoints`."""
+  manager = _read_only_manager(workdir)
   try:
-    step = manager.latest_step()
-    if step is None:
-      raise FileNotFoundError(f'{directory} holds no checkpoint step; train first, or point '
-                              f'at a trained run ({_EXPECTED}).')
+    step = _latest_step(manager) if step is None else step
     metadata = manager.item_metadata(step)['state']
     params_metadata = getattr(metadata, 'tree', metadata)['params']
     # A partial restore of the `params` subtree alone: the optimizer state (2x the parameters
@@ -77,12 +93,18 @@ def latest_params(workdir: str) -> tuple[Any, int]:
 
 
 def _load_workdir(path: str, saved: dict) -> Pretrained:
-  params, step = latest_params(path)
+  manager = _read_only_manager(path)
+  try:
+    step = _latest_step(manager)
+  finally:
+    manager.close()
   data = saved.get('data')
   return Pretrained(
-      params=params, model_config=dict(saved['model']), data_config=data,
+      model_config=dict(saved['model']), data_config=data,
       tokenizer_path=_workdir_tokenizer(data), step=step,
-      description=f"lm_jax run {path} (model {saved['model'].get('name')!r}, step {step})")
+      description=f"lm_jax run {path} (model {saved['model'].get('name')!r}, step {step})",
+      # The step chosen now, even if the run has checkpointed again by the time it is read.
+      load_params=lambda: latest_params(path, step)[0])
 
 
 def _workdir_tokenizer(data: dict | None) -> str | None:
@@ -102,9 +124,10 @@ def _load_hf(path: str) -> Pretrained:
   model_config = {'name': type(model.config).NAME, **dataclasses.asdict(model.config)}
   spiece = os.path.join(path, 'spiece.model')  # T5's SentencePiece model, when saved with it
   return Pretrained(
-      params=variables['params'], model_config=model_config, data_config=None,
+      model_config=model_config, data_config=None,
       tokenizer_path=spiece if os.path.isfile(spiece) else None, step=None,
-      description=f'Hugging Face checkpoint {path} (model {model_config["name"]!r})')
+      description=f'Hugging Face checkpoint {path} (model {model_config["name"]!r})',
+      load_params=lambda: variables['params'])
 
 
 def _path(key_path) -> str:

@@ -131,7 +131,13 @@ def test_load_pretrained_lm_jax_workdir(tmp_path, tiny_config, data_dir):
 
   pretrained = finetune.load_pretrained(workdir)
   assert pretrained.step == 7 and 'step 7' in pretrained.description
+  # The weights are read when first used, and from the step chosen at load time.
+  saver = checkpoints.Checkpointer(workdir, every_steps=1, keep=3)
+  saver.maybe_save(9, state.replace(params=jax.tree.map(jnp.zeros_like, params)), {'i': 9})
+  saver.wait()
+  saver.close()
   _assert_bit_equal(pretrained.params, jax.device_get(params))
+  assert finetune.latest_params(workdir)[1] == 9
   assert all(isinstance(x, np.ndarray) for x in jax.tree.leaves(pretrained.params))
   assert pretrained.model_config == config.model.to_dict()
   assert pretrained.data_config['dataset'] == 'stdlib_docs'

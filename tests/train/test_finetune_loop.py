@@ -10,7 +10,7 @@ import pytest
 
 from lm_jax.config_schema import load_config, override
 from lm_jax.data import tasks
-from lm_jax.train import loop, modes
+from lm_jax.train import finetune, loop, modes
 from lm_jax.train.metrics_writer import read_metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -58,6 +58,20 @@ def test_finetuning_starts_from_the_pretrained_weights_and_learns(data_dir, pret
   assert losses[-1] < losses[0] - 1.0, losses
   for key in ('eval/bleu', 'eval/chrf', 'eval/loss'):
     assert np.isfinite(last[key])
+
+
+def test_resuming_a_finetuning_run_does_not_read_the_pretrained_weights(
+    data_dir, pretrained_t5, tmp_path, monkeypatch, capsys):
+  workdir = str(tmp_path / 'translate')
+  loop.train_and_evaluate(_translation(data_dir, pretrained_t5, num_train_steps=10), workdir)
+
+  def refuse(*args, **kwargs):
+    raise AssertionError('the pretrained weights were read by a resuming run')
+
+  monkeypatch.setattr(finetune, 'latest_params', refuse)
+  loop.train_and_evaluate(_translation(data_dir, pretrained_t5, num_train_steps=20), workdir)
+  assert _steps(workdir)[-1] == 20
+  assert 'Resumed from' in capsys.readouterr().out
 
 
 def test_eval_mode_reproduces_the_metrics_logged_in_training(data_dir, pretrained_t5, tmp_path):
