@@ -36,8 +36,10 @@ class Pretrained:
 
   @functools.cached_property
   def params(self) -> dict:
-    """Nested dict of numpy arrays, as the model's 'params' collection; read on first use, so
-    that a fine-tuning run resuming from its own checkpoint never reads the pretrained ones."""
+    """Nested dict of numpy arrays, as the model's 'params' collection. An lm_jax workdir's are
+    read on first use, so a fine-tuning run resuming from its own checkpoint never reads them;
+    a Hugging Face directory's are converted when it is loaded (lm_jax.convert.from_hf builds
+    the model and its variables in one pass)."""
     return self.load_params()
 
 
