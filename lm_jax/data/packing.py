@@ -30,11 +30,12 @@ def encoder_decoder_row(inputs, targets, inputs_length: int, targets_length: int
   its EOS. `decoder_input_tokens` is the targets shifted right with 0 first (T5 starts
   decoding from the pad id).
   """
-  encoder = np.append(np.asarray(inputs, np.int32), eos_id)[:inputs_length]
-  targets = np.append(np.asarray(targets, np.int32), eos_id)[:targets_length]
+  eos = np.int32(eos_id)  # keeps the rows int32
+  encoder = np.append(np.asarray(inputs, np.int32), eos)[:inputs_length]
+  targets = np.append(np.asarray(targets, np.int32), eos)[:targets_length]
   return {
       'encoder_input_tokens': encoder,
-      'decoder_input_tokens': np.concatenate([[0], targets])[:targets_length],
+      'decoder_input_tokens': np.append(np.int32(0), targets)[:targets_length],
       'decoder_target_tokens': targets,
       'decoder_loss_weights': (targets != 0).astype(np.float32),
   }
@@ -48,6 +49,35 @@ def encoder_decoder_shapes(batch_size: int, inputs_length: int, targets_length: 
       'decoder_target_tokens': (decoder, INT32),
       'decoder_loss_weights': (decoder, FLOAT32),
   }
+
+
+def packed_encoder_decoder_row(rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+  """`encoder_decoder_row`s laid end to end in one row, as seqio packs T5 fine-tuning data.
+
+  Segment ids 1, 2, ... keep each example's attention (encoder, decoder and cross) within
+  itself; positions restart at 0 per segment. Each row's decoder inputs start from 0, so cut
+  to its targets' length (an unpadded row's run one past them, into padding) they shift the
+  targets right within segments.
+  """
+  encoder_lengths = [len(row['encoder_input_tokens']) for row in rows]
+  decoder_lengths = [len(row['decoder_target_tokens']) for row in rows]
+  segments = np.arange(1, len(rows) + 1, dtype=np.int32)
+  packed = {key: np.concatenate([row[key][:n] if key.startswith('decoder') else row[key]
+                                 for row, n in zip(rows, decoder_lengths)]) for key in rows[0]}
+  packed['encoder_segment_ids'] = np.repeat(segments, encoder_lengths)
+  packed['encoder_positions'] = positions_within_segments(packed['encoder_segment_ids'])
+  packed['decoder_segment_ids'] = np.repeat(segments, decoder_lengths)
+  packed['decoder_positions'] = positions_within_segments(packed['decoder_segment_ids'])
+  return packed
+
+
+def packed_encoder_decoder_shapes(batch_size: int, inputs_length: int,
+                                  targets_length: int) -> dict:
+  shapes = encoder_decoder_shapes(batch_size, inputs_length, targets_length)
+  encoder, decoder = (batch_size, inputs_length), (batch_size, targets_length)
+  shapes.update({'encoder_segment_ids': (encoder, INT32), 'encoder_positions': (encoder, INT32),
+                 'decoder_segment_ids': (decoder, INT32), 'decoder_positions': (decoder, INT32)})
+  return shapes
 
 
 def batch_from_examples(examples: list[tuple[np.ndarray, np.ndarray]], inputs_length: int,

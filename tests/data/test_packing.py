@@ -60,3 +60,25 @@ def test_encoder_decoder_row_matches_batch_from_examples():
   assert row['decoder_input_tokens'].tolist() == [0, 8, 9, EOS]
   for key, value in row.items():
     np.testing.assert_array_equal(batch[key][0, :len(value)], value)
+
+
+def test_packed_encoder_decoder_row():
+  rows = [packing.encoder_decoder_row([5, 6], [7], inputs_length=8, targets_length=4,
+                                      eos_id=EOS),
+          packing.encoder_decoder_row([8], [9, 10], inputs_length=8, targets_length=4,
+                                      eos_id=EOS)]
+  row = packing.packed_encoder_decoder_row(rows)
+  assert row['encoder_input_tokens'].tolist() == [5, 6, EOS, 8, EOS]
+  assert row['encoder_segment_ids'].tolist() == [1, 1, 1, 2, 2]
+  assert row['encoder_positions'].tolist() == [0, 1, 2, 0, 1]
+  assert row['decoder_target_tokens'].tolist() == [7, EOS, 9, 10, EOS]
+  # Each segment starts decoding from 0 and never sees the previous segment's EOS.
+  assert row['decoder_input_tokens'].tolist() == [0, 7, 0, 9, 10]
+  assert row['decoder_segment_ids'].tolist() == [1, 1, 2, 2, 2]
+  assert row['decoder_positions'].tolist() == [0, 1, 0, 1, 2]
+  assert row['decoder_loss_weights'].tolist() == [1] * 5
+  shapes = packing.packed_encoder_decoder_shapes(batch_size=2, inputs_length=8,
+                                                 targets_length=6)
+  assert set(row) == set(shapes)
+  for key, value in row.items():
+    assert value.dtype == shapes[key][1], key

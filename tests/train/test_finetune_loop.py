@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from lm_jax.config_schema import load_config, override
-from lm_jax.data import tasks
-from lm_jax.train import finetune, loop, modes
+from lm_jax.data import packing, tasks
+from lm_jax.train import finetune, loop, modes, partitioning
 from lm_jax.train.metrics_writer import read_metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -58,6 +58,35 @@ def test_finetuning_starts_from_the_pretrained_weights_and_learns(data_dir, pret
   assert losses[-1] < losses[0] - 1.0, losses
   for key in ('eval/bleu', 'eval/chrf', 'eval/loss'):
     assert np.isfinite(last[key])
+
+
+def _one_example_a_row(packed: dict) -> dict:
+  """The segments of a packed encoder-decoder batch, each in a row of its own."""
+  rows = []
+  for row in range(packed['encoder_input_tokens'].shape[0]):
+    for segment in range(1, packed['encoder_segment_ids'][row].max() + 1):
+      rows.append({key: value[row][packed[f'{key.split("_")[0]}_segment_ids'][row] == segment]
+                   for key, value in packed.items() if 'segment' not in key and
+                   'positions' not in key})
+  length = lambda key: packed[key].shape[1]
+  return packing.pad_rows(rows, packing.encoder_decoder_shapes(
+      len(rows), length('encoder_input_tokens'), length('decoder_target_tokens')))
+
+
+def test_packed_training_batches_score_like_their_examples_one_a_row(data_dir, pretrained_t5,
+                                                                      tmp_path):
+  trainer = loop.Trainer(_translation(data_dir, pretrained_t5), str(tmp_path / 'translate'))
+  assert trainer.config.data.pack and trainer.train_iter.pack
+  params = trainer.initial_state().params
+  packed = next(trainer.train_iter)
+  unpacked = _one_example_a_row(packed)
+  assert len(unpacked['encoder_input_tokens']) > 1.5 * len(packed['encoder_input_tokens'])
+  sums = [jax.device_get(trainer.eval_step(
+      params, partitioning.shard_batch(batch, trainer.batch_sharding)))
+      for batch in (packed, unpacked)]
+  assert sums[0]['weight_sum'] == sums[1]['weight_sum'] > 0
+  np.testing.assert_allclose(sums[0]['loss_sum'], sums[1]['loss_sum'], rtol=1e-5)
+  assert sums[0]['correct_sum'] == sums[1]['correct_sum']
 
 
 def test_resuming_a_finetuning_run_does_not_read_the_pretrained_weights(

@@ -154,6 +154,12 @@ class TaskIterator:
   `(seed, epoch)`, else in order. With `repeat=False` one pass is made and its last batch is
   filled with all-zero rows (pad tokens, loss and label weight 0), so every batch has the same
   shape; then StopIteration. The state is (epoch, index within the epoch's order).
+
+  Training batches of an encoder-decoder (`repeat` with `data_config.pack`) hold several
+  examples a row, as T5X fine-tunes: each example goes to the first row of the batch where both
+  its inputs and its targets still fit, and the batch is done when one fits nowhere (it opens
+  the next batch). They add `packing.packed_encoder_decoder_shapes`' segment ids and positions.
+  Evaluation, decoder-only and classifier batches keep one example a row.
   """
 
   def __init__(self, task: task_lib.Task, examples: Sequence[task_lib.Example], tokenizer,
@@ -175,10 +181,14 @@ class TaskIterator:
     self.shuffle = shuffle
     self.repeat = repeat
     self.inputs_length, self.targets_length = _lengths(family, data_config)
-    self.shapes = batch_shapes(family, data_config, batch_size)
+    self.pack = bool(data_config.pack) and repeat and family == 'encoder_decoder'
+    self.shapes = (packing.packed_encoder_decoder_shapes(batch_size, self.inputs_length,
+                                                         self.targets_length)
+                   if self.pack else batch_shapes(family, data_config, batch_size))
     self._row = FAMILIES[family].row
     self._order_epoch, self._order = None, None
     self._epoch, self._index = 0, 0
+    self._pending = None  # (position, row) of the example that ended the last packed batch
 
   @property
   def epoch(self) -> int:
@@ -196,6 +206,7 @@ class TaskIterator:
       raise ValueError(f'The state is of a split of {state["num_examples"]} examples, but '
                        f'task {self.task.name!r} has {len(self.examples)} here.')
     self._epoch, self._index = int(state['epoch']), int(state['index'])
+    self._pending = None
 
   def _order_of(self, epoch: int) -> np.ndarray:
     if self._order_epoch != epoch:
@@ -205,19 +216,57 @@ class TaskIterator:
       self._order_epoch = epoch
     return self._order
 
+  def _peek_position(self) -> tuple[int, int] | None:
+    """(epoch, index) of the next example, or None at the end of a single pass."""
+    if self._index < len(self.examples):
+      return self._epoch, self._index
+    return (self._epoch + 1, 0) if self.repeat else None
+
+  def _example_at(self, position: tuple[int, int]) -> task_lib.Example:
+    epoch, index = position
+    return self.examples[int(self._order_of(epoch)[index])]
+
+  def _advance_past(self, position: tuple[int, int]) -> None:
+    self._epoch, self._index = position[0], position[1] + 1
+
   def _next_example(self) -> task_lib.Example | None:
-    if self._index == len(self.examples):
-      if not self.repeat:
-        return None
-      self._epoch, self._index = self._epoch + 1, 0
-    example = self.examples[int(self._order_of(self._epoch)[self._index])]
-    self._index += 1
-    return example
+    position = self._peek_position()
+    if position is None:
+      return None
+    self._advance_past(position)
+    return self._example_at(position)
+
+  def _row_at(self, position: tuple[int, int]) -> dict[str, np.ndarray]:
+    return self._row(self.task, self._example_at(position), self.tokenizer, self.inputs_length,
+                     self.targets_length)
+
+  def _next_packed_batch(self) -> dict[str, np.ndarray]:
+    rows, room = [], []  # the examples of each row; its free (encoder, decoder) positions
+    pending, self._pending = self._pending, None
+    while True:
+      position = self._peek_position()
+      row = pending[1] if pending and pending[0] == position else self._row_at(position)
+      pending = None
+      need = (len(row['encoder_input_tokens']), len(row['decoder_target_tokens']))
+      slot = next((i for i, (e, d) in enumerate(room) if need[0] <= e and need[1] <= d), None)
+      if slot is None:
+        if len(rows) == self.batch_size:
+          self._pending = (position, row)
+          break
+        rows.append([])
+        room.append((self.inputs_length, self.targets_length))
+        slot = len(rows) - 1
+      rows[slot].append(row)
+      room[slot] = (room[slot][0] - need[0], room[slot][1] - need[1])
+      self._advance_past(position)
+    return packing.pad_rows([packing.packed_encoder_decoder_row(r) for r in rows], self.shapes)
 
   def __iter__(self):
     return self
 
   def __next__(self) -> dict[str, np.ndarray]:
+    if self.pack:
+      return self._next_packed_batch()
     rows = []
     while len(rows) < self.batch_size:
       example = self._next_example()

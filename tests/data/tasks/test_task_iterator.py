@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from lm_jax.data import tasks
+from lm_jax.data import packing, tasks
 from lm_jax.data.tasks import task_iterator
 from lm_jax.data.tasks.task import Example, Task, single_reference
 
@@ -23,8 +23,9 @@ def classification_examples(n=11):
 
 
 def make(task, examples, tokenizer, make_data_config, family, batch_size=4, seed=0,
-         inputs_length=32, targets_length=8, **kwargs):
-  config = make_data_config(inputs_length=inputs_length, targets_length=targets_length)
+         inputs_length=32, targets_length=8, pack=False, **kwargs):
+  config = make_data_config(inputs_length=inputs_length, targets_length=targets_length,
+                            pack=pack)
   return task_iterator.TaskIterator(task, examples, tokenizer, config, batch_size, seed,
                                     family=family, **kwargs)
 
@@ -165,18 +166,25 @@ def test_train_epochs_are_seeded_permutations(tokenizer, make_data_config):
   assert decoded_inputs(next(other), tokenizer) != epochs[0][:4]
 
 
-@pytest.mark.parametrize('family', task_iterator.NAMES)
-def test_resume_gives_identical_batches(tokenizer, make_data_config, family):
+@pytest.mark.parametrize('family,pack', [(name, False) for name in task_iterator.NAMES]
+                         + [('encoder_decoder', True)])
+def test_resume_gives_identical_batches(tokenizer, make_data_config, family, pack):
   task = CLASSIFY if family == 'encoder_classifier' else TRANSLATE
   examples = classification_examples(7) if task is CLASSIFY else translation_examples(7)
-  original = make(task, examples, tokenizer, make_data_config, family, batch_size=3, seed=1)
+  # Packed: two examples (24 + 6 tokens each) fit a row of 48 + 12, so a batch of 2 rows reads
+  # 4 of the 7.
+  batch_size = 2 if pack else 3
+  lengths = dict(inputs_length=48, targets_length=12) if pack else {}
+  original = make(task, examples, tokenizer, make_data_config, family, batch_size=batch_size,
+                  seed=1, pack=pack, **lengths)
   states, batches = [], []
-  for _ in range(9):  # 27 rows: across three epochs of 7
+  for _ in range(9):  # 27 rows (36 packed examples): across three (five) epochs of 7
     states.append(json.loads(json.dumps(original.get_state())))
     batches.append(next(original))
-  assert original.epoch == 3
+  assert original.epoch == (5 if pack else 3)
   for step in (0, 2, 5, 8):
-    resumed = make(task, examples, tokenizer, make_data_config, family, batch_size=3, seed=1)
+    resumed = make(task, examples, tokenizer, make_data_config, family, batch_size=batch_size,
+                   seed=1, pack=pack, **lengths)
     resumed.set_state(states[step])
     for expected in batches[step:]:
       actual = next(resumed)
@@ -204,3 +212,52 @@ def test_batch_shapes(make_data_config):
   assert shapes['encoder_input_tokens'][0] == (2, 20)
   assert shapes['decoder_target_tokens'][0] == (2, 6)
   assert task_iterator.batch_shapes('encoder_classifier', config, 2)['label'][0] == (2,)
+
+
+def packed_examples(batch, tokenizer):
+  """(inputs text, targets text) of every segment of a packed encoder-decoder batch."""
+  found = []
+  for row in range(batch['encoder_input_tokens'].shape[0]):
+    for segment in range(1, batch['encoder_segment_ids'][row].max() + 1):
+      encoder = batch['encoder_segment_ids'][row] == segment
+      decoder = batch['decoder_segment_ids'][row] == segment
+      found.append((tokenizer.decode(batch['encoder_input_tokens'][row][encoder]),
+                    tokenizer.decode(batch['decoder_target_tokens'][row][decoder])))
+  return found
+
+
+def test_packed_training_batches_read_every_example_once_per_epoch(tokenizer, make_data_config):
+  examples = translation_examples(11)
+  # 'translate English to German: sentence number i ...' is 24-26 tokens with EOS, 'Satz i' 6-7:
+  # two examples fit a row of 52 + 14, three do not.
+  iterator = make(TRANSLATE, examples, tokenizer, make_data_config, 'encoder_decoder',
+                  batch_size=3, inputs_length=52, targets_length=14, pack=True)
+  assert iterator.pack
+  batches = [next(iterator) for _ in range(11)]  # 66 example slots: six epochs of 11
+  seen = [pair for batch in batches for pair in packed_examples(batch, tokenizer)]
+  assert len(seen) == 66 and iterator.get_state()['index'] == 11  # the sixth epoch's end
+  expected = sorted((e.inputs, e.targets) for e in examples)
+  for epoch in range(6):
+    assert sorted(seen[epoch * 11:(epoch + 1) * 11]) == expected
+  for batch in batches:
+    assert set(batch) == set(packing.packed_encoder_decoder_shapes(3, 52, 14))
+    assert (batch['encoder_segment_ids'].max(axis=1) == 2).all()  # full rows: two a row
+    for key in ('encoder_input_tokens', 'decoder_target_tokens', 'decoder_loss_weights'):
+      side = 'encoder' if key.startswith('encoder') else 'decoder'
+      # Padding exactly where the segment id is 0.
+      assert ((batch[key] != 0) == (batch[f'{side}_segment_ids'] != 0)).all(), key
+  # Decoding starts from 0 in every segment: the inputs are the targets shifted within it.
+  row = batches[0]
+  expected_inputs = packing.shift_right_within_segments(row['decoder_target_tokens'],
+                                                        row['decoder_segment_ids'])
+  np.testing.assert_array_equal(row['decoder_input_tokens'], expected_inputs)
+
+
+def test_evaluation_and_other_families_are_not_packed(tokenizer, make_data_config):
+  examples = translation_examples(5)
+  assert not make(TRANSLATE, examples, tokenizer, make_data_config, 'encoder_decoder',
+                  pack=True, shuffle=False, repeat=False).pack
+  assert not make(TRANSLATE, examples, tokenizer, make_data_config, 'decoder_only',
+                  pack=True).pack
+  assert not make(CLASSIFY, classification_examples(5), tokenizer, make_data_config,
+                  'encoder_classifier', pack=True).pack
