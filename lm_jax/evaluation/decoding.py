@@ -22,7 +22,7 @@ FAMILIES = ('encoder_decoder', 'decoder_only')
 def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = 'greedy',
              temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, num_beams: int = 4,
              length_penalty: float = 1.0, rng=None, eos_id: int = 1, prompt_lengths=None,
-             use_cache: bool = True):
+             use_cache: bool = True, bidirectional_prompt: bool = False):
   """Generated token ids (B, max_new_tokens) int32; 0 (pad) after a row's EOS, EOS kept.
 
   inputs: encoder_input_tokens (B, T_enc) for an encoder-decoder model (decoding starts from id
@@ -36,6 +36,9 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
   eos_id: ends a row (-1: never, to generate all max_new_tokens).
   use_cache: False re-runs the model over the whole prefix each step: the slow reference, which
     gives the same tokens.
+  bidirectional_prompt: a decoder-only prefix LM (trained on rows with
+    `decoder_causal_attention`) reads each row's prompt bidirectionally, as in training. The
+    cache cannot (it is filled causally, rows in lockstep), so this decodes by full passes.
   Call it eagerly: it validates concrete arguments, then runs one jitted search.
   """
   family = getattr(model, 'family', None)
@@ -59,6 +62,11 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
     prompts, lengths = jnp.zeros((batch, 1), jnp.int32), np.ones(batch, np.int32)
   else:
     prompts, lengths = inputs, _prompt_lengths(prompt_lengths, inputs.shape)
+  if bidirectional_prompt:
+    if family != 'decoder_only':
+      raise ValueError('bidirectional_prompt applies to decoder-only prefix LMs; an '
+                       'encoder-decoder model reads its inputs bidirectionally already.')
+    use_cache = False
   _check_positions(model, prompts.shape[1], options['max_new_tokens'])
   if rng is None:
     rng = jax.random.key(0)  # Unused by greedy and beam search.
@@ -70,7 +78,8 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
       top_k=options['top_k'] if strategy == 'sample' else 0,
       use_top_p=strategy == 'sample' and top_p < 1.0,
       num_beams=options['num_beams'] if strategy == 'beam' else 1, eos_id=options['eos_id'],
-      prefill_length=int(lengths.min()), use_cache=bool(use_cache))
+      prefill_length=int(lengths.min()), use_cache=bool(use_cache),
+      bidirectional_prompt=bool(bidirectional_prompt))
 
 
 def _integer(name: str, value, minimum: int, meaning: str = '') -> int:
@@ -130,18 +139,19 @@ def _check_positions(model, prompt_width: int, max_new_tokens: int) -> None:
 
 @functools.partial(jax.jit, static_argnames=(
     'model', 'strategy', 'max_new_tokens', 'top_k', 'use_top_p', 'num_beams', 'eos_id',
-    'prefill_length', 'use_cache'))
+    'prefill_length', 'use_cache', 'bidirectional_prompt'))
 def _generate(model, variables, inputs, prompts, prompt_lengths, rng, temperature, top_p,
               length_penalty, *, strategy, max_new_tokens, top_k, use_top_p, num_beams, eos_id,
-              prefill_length, use_cache):
+              prefill_length, use_cache, bidirectional_prompt):
   batch, width = prompts.shape
   length = width + max_new_tokens
   # The buffer: each row's prompt, zeros after it (right padding is not the model's to see).
   in_prompt = jnp.arange(width) < prompt_lengths[:, None]
   seqs = jnp.pad(jnp.where(in_prompt, prompts, 0), ((0, 0), (0, max_new_tokens)))
   # The last buffer position is produced but never fed: the cache needs length - 1 slots.
-  runner = model_runner.make_runner(model, variables, inputs, cache_length=length - 1,
-                                    use_cache=use_cache)
+  runner = model_runner.make_runner(
+      model, variables, inputs, cache_length=length - 1, use_cache=use_cache,
+      prefix_lengths=prompt_lengths if bidirectional_prompt else None)
   if strategy == 'beam':
     seqs = beam_search(runner, seqs, prompt_lengths, prefill_length=prefill_length,
                        max_new_tokens=max_new_tokens, num_beams=num_beams, eos_id=eos_id,

@@ -16,9 +16,10 @@ Array = Any
 
 def _decoder_only_apply(model, variables) -> Callable:
   def apply(context, tokens, positions, cache):
-    del context
     if cache is None:
-      return model.apply(variables, tokens), None
+      # A prefix LM reads its prompt bidirectionally (`prefix`: 1 on the prompt positions).
+      return model.apply(variables, tokens,
+                         decoder_causal_attention=context.get('prefix')), None
     logits, state = model.apply({**variables, 'cache': cache}, tokens,
                                 decoder_positions=positions, decode=True, mutable=['cache'])
     return logits, state['cache']
@@ -110,10 +111,22 @@ def select_cache_rows(cache, rows: Array):
   return jax.tree.map(select, cache)
 
 
-def make_runner(model, variables, inputs: Array, *, cache_length: int,
-                use_cache: bool) -> ModelRunner:
+def make_runner(model, variables, inputs: Array, *, cache_length: int, use_cache: bool,
+                prefix_lengths: Array | None = None) -> ModelRunner:
   """The runner for `model.family`; `inputs` are the encoder tokens of an encoder-decoder
-  (encoded once, here) and unused by decoder-only models (their prompt is in the buffer)."""
+  (encoded once, here) and unused by decoder-only models (their prompt is in the buffer).
+
+  prefix_lengths (N,): a decoder-only prefix LM's prompt lengths, read bidirectionally as in
+  training (T5X `decoder_causal_attention`). Only the full pass can: the cache is filled in
+  lockstep, one causal position at a time, for rows whose prompts differ in length.
+  """
+  if prefix_lengths is not None:
+    if model.family != 'decoder_only' or use_cache:
+      raise ValueError('A bidirectional prompt (prefix_lengths) needs a decoder-only model and '
+                       'use_cache=False.')
+    prefix = jnp.arange(cache_length) < prefix_lengths[:, None]
+    return ModelRunner(_decoder_only_apply(model, variables),
+                       {'prefix': prefix.astype(jnp.int32)}, cache_length, use_cache)
   if model.family == 'encoder_decoder':
     encoded = model.apply(variables, inputs, method=model.encode)
     context = {'encoded': encoded, 'encoder_input_tokens': inputs}

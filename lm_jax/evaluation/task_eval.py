@@ -26,8 +26,10 @@ def _generated_ids(model, params, batch, generate_options: dict, max_new_tokens:
   prompt_lengths = np.asarray(batch['decoder_causal_attention']).sum(axis=1)
   prompt_lengths = np.maximum(prompt_lengths, 1)  # all-zero padding rows still need a BOS
   width = int(prompt_lengths.max())
+  # Read as in training: the prefix-LM rows attend over their prompt bidirectionally.
   return decoding.generate(model, {'params': params}, batch['decoder_input_tokens'][:, :width],
-                           prompt_lengths=prompt_lengths, eos_id=eos_id, rng=rng, **options)
+                           prompt_lengths=prompt_lengths, eos_id=eos_id, rng=rng,
+                           bidirectional_prompt=True, **options)
 
 
 def predict_batch(model, params, batch: dict, tokenizer, labels, generate_options: dict,

@@ -117,3 +117,30 @@ def test_encoder_only_models_do_not_generate():
   bert_like = types.SimpleNamespace(family='encoder_only')
   with pytest.raises(ValueError, match="'encoder_only' model"):
     generate(bert_like, {}, np.ones((1, 3), np.int32), max_new_tokens=NEW)
+
+
+@pytest.mark.parametrize('strategy', ['greedy', 'beam'])
+def test_a_bidirectional_prompt_decodes_as_the_prefix_lm_reads_it(tiny_gpt, strategy):
+  tokens = _generate(tiny_gpt, strategy=strategy, eos_id=-1, num_beams=3,
+                     bidirectional_prompt=True)
+  apply = jax.jit(tiny_gpt.model.apply)
+  for row, length in enumerate(tiny_gpt.prompt_lengths):
+    alone = generate(tiny_gpt.model, tiny_gpt.variables, tiny_gpt.inputs[row:row + 1, :length],
+                     max_new_tokens=NEW, strategy=strategy, eos_id=-1, num_beams=3,
+                     bidirectional_prompt=True)
+    np.testing.assert_array_equal(tokens[row], np.asarray(alone)[0], err_msg=f'row {row}')
+  # Greedy: each token is the argmax of a full pass whose prompt positions see each other.
+  if strategy == 'greedy':
+    for row, length in enumerate(tiny_gpt.prompt_lengths):
+      sequence = np.concatenate([tiny_gpt.inputs[row, :length], tokens[row, :-1]])[None]
+      prefix = (np.arange(sequence.shape[1]) < length)[None].astype(np.int32)
+      logits = apply(tiny_gpt.variables, sequence, decoder_causal_attention=prefix)
+      np.testing.assert_array_equal(tokens[row], np.asarray(logits)[0, length - 1:].argmax(-1))
+  # ...which is not what a causal reading of the prompt gives.
+  causal = _generate(tiny_gpt, strategy=strategy, eos_id=-1, num_beams=3)
+  assert (tokens != causal).any()
+
+
+def test_a_bidirectional_prompt_is_for_decoder_only_models(tiny_t5):
+  with pytest.raises(ValueError, match='bidirectional_prompt applies to decoder-only'):
+    _generate(tiny_t5, prompt_lengths=None, bidirectional_prompt=True)
