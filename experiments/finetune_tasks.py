@@ -6,9 +6,11 @@ task, and compare the scores with trivial baselines (about 15 minutes on 2 CPU c
 Each fine-tuning run is `configs/finetune_<task>.py:<variant>` with `--config.init_from` set to
 the pretraining workdir, exactly as on the command line; the scores are eval mode's on the best
 checkpoint (chosen on validation) over the test split where the dataset has one. Baselines:
-copying the input (without its task prefix) for translation, summarization and QA; always
-answering the most frequent training class for classification. Prints a markdown table and ends
-with one JSON line.
+copying the input (without its task prefix) for translation and summarization; always
+answering the most frequent training class for classification; for QA the stronger of copying the
+question and always giving the one training answer that scores best on the training questions
+(long closed-book answers share many words, so a constant answer is the harder bar). Prints a
+markdown table and ends with one JSON line.
 """
 import argparse
 import collections
@@ -48,19 +50,35 @@ def _strip_prefix(text: str) -> str:
   return text.split(': ', 1)[1] if ': ' in text else text
 
 
+def _best_constant_answer(train, metric_names, key, limit=200):
+  """The training target that, answered to every one of the first `limit` training examples,
+  scores best on `key` there."""
+  chosen = [train[i] for i in range(min(limit, len(train)))]
+  references = [e.references for e in chosen]
+  return max((e.targets for e in chosen), key=lambda answer: metrics.compute(
+      metric_names, [answer] * len(chosen), references)[key])
+
+
 def baseline(config, split, limit):
   """(name, scores) of the trivial baseline on the first `limit` examples of `split`."""
   examples = pipeline.task_examples(config.data, split)
   chosen = [examples[i] for i in range(len(examples) if limit is None else
                                        min(limit, len(examples)))]
   references = [e.references for e in chosen]
-  if config.eval.metrics and set(config.eval.metrics) & {'accuracy', 'f1'}:
-    train = pipeline.task_examples(config.data, config.data.train_split)
+  names = config.eval.metrics
+  train = pipeline.task_examples(config.data, config.data.train_split)
+  if set(names) & {'accuracy', 'f1'}:
     majority = collections.Counter(train[i].targets for i in range(len(train))).most_common(1)[0][0]
     return f'majority class ({majority})', metrics.compute(
-        config.eval.metrics, [majority] * len(chosen), references)
-  return 'copy the input', metrics.compute(
-      config.eval.metrics, [_strip_prefix(e.inputs) for e in chosen], references)
+        names, [majority] * len(chosen), references)
+  copy = ('copy the input', metrics.compute(
+      names, [_strip_prefix(e.inputs) for e in chosen], references))
+  if 'squad' not in names:
+    return copy
+  constant = _best_constant_answer(train, names, 'squad_f1')
+  answer = ('one training answer for all', metrics.compute(
+      names, [constant] * len(chosen), references))
+  return max(copy, answer, key=lambda baseline: baseline[1]['squad_f1'])
 
 
 def _has_split(config, split):
