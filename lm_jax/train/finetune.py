@@ -33,6 +33,7 @@ class Pretrained:
   step: int | None              # the training step of an lm_jax checkpoint
   description: str              # for logs: where the weights came from
   load_params: Callable[[], dict] = dataclasses.field(repr=False)
+  load_param_shapes: Callable[[], dict] = dataclasses.field(repr=False)
 
   @functools.cached_property
   def params(self) -> dict:
@@ -41,6 +42,18 @@ class Pretrained:
     a Hugging Face directory's are converted when it is loaded (lm_jax.convert.from_hf builds
     the model and its variables in one pass)."""
     return self.load_params()
+
+  @functools.cached_property
+  def param_shapes(self) -> dict:
+    """`params` as jax.ShapeDtypeStructs: which parameters there are, for labelling the frozen
+    ones, taken from an lm_jax checkpoint's metadata without reading a weight."""
+    if 'params' in self.__dict__:  # already read
+      return _shapes_of(self.params)
+    return self.load_param_shapes()
+
+
+def _shapes_of(tree) -> dict:
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(tuple(x.shape), np.dtype(x.dtype)), tree)
 
 
 def load_pretrained(path: str) -> Pretrained:
@@ -75,14 +88,28 @@ def _latest_step(manager: ocp.CheckpointManager) -> int:
   return int(step)
 
 
+def _params_metadata(manager: ocp.CheckpointManager, step: int):
+  metadata = manager.item_metadata(step)['state']
+  return getattr(metadata, 'tree', metadata)['params']
+
+
+def param_shapes(workdir: str, step: int) -> dict:
+  """The params of checkpoint `step` in `<workdir>/checkpoints` as jax.ShapeDtypeStructs, from
+  its metadata alone."""
+  manager = _read_only_manager(workdir)
+  try:
+    return _shapes_of(_params_metadata(manager, step))
+  finally:
+    manager.close()
+
+
 def latest_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
   """(params as numpy arrays, step) of checkpoint `step` (default: the latest) in
   `<workdir>/checkpoints`."""
   manager = _read_only_manager(workdir)
   try:
     step = _latest_step(manager) if step is None else step
-    metadata = manager.item_metadata(step)['state']
-    params_metadata = getattr(metadata, 'tree', metadata)['params']
+    params_metadata = _params_metadata(manager, step)
     # A partial restore of the `params` subtree alone: the optimizer state (2x the parameters
     # for Adam, another structure for a frozen run) is never read, and need not be known.
     item = {'params': params_metadata}
@@ -106,7 +133,8 @@ def _load_workdir(path: str, saved: dict) -> Pretrained:
       tokenizer_path=_workdir_tokenizer(data), step=step,
       description=f"lm_jax run {path} (model {saved['model'].get('name')!r}, step {step})",
       # The step chosen now, even if the run has checkpointed again by the time it is read.
-      load_params=lambda: latest_params(path, step)[0])
+      load_params=lambda: latest_params(path, step)[0],
+      load_param_shapes=lambda: param_shapes(path, step))
 
 
 def _workdir_tokenizer(data: dict | None) -> str | None:
@@ -129,7 +157,8 @@ def _load_hf(path: str) -> Pretrained:
       model_config=model_config, data_config=None,
       tokenizer_path=spiece if os.path.isfile(spiece) else None, step=None,
       description=f'Hugging Face checkpoint {path} (model {model_config["name"]!r})',
-      load_params=lambda: variables['params'])
+      load_params=lambda: variables['params'],
+      load_param_shapes=lambda: _shapes_of(variables['params']))
 
 
 def _path(key_path) -> str:
@@ -157,7 +186,8 @@ class MergeReport:
 def merge_params(initial, pretrained) -> tuple[Any, MergeReport]:
   """`initial` (the model's params: arrays, or ShapeDtypeStructs to only check and report) with
   every parameter the checkpoint also has replaced by its pretrained value (as numpy, cast to the
-  initial dtype). Paths are '/'-joined; a shape mismatch is an error."""
+  initial dtype). `pretrained` may be ShapeDtypeStructs too when `initial` is. Paths are
+  '/'-joined; a shape mismatch is an error."""
   flat_pretrained = traverse_util.flatten_dict(pretrained, sep='/')
   loaded, new, mismatched = [], [], []
 
@@ -171,6 +201,8 @@ def merge_params(initial, pretrained) -> tuple[Any, MergeReport]:
       mismatched.append(f'{path}: model {tuple(value.shape)}, checkpoint {tuple(source.shape)}')
       return value
     loaded.append(path)
+    if isinstance(value, jax.ShapeDtypeStruct):
+      return value
     return np.asarray(source).astype(value.dtype, copy=False)
 
   params = jax.tree_util.tree_map_with_path(take, initial)

@@ -78,7 +78,8 @@ class Trainer:
                        '--config.init_from=<lm_jax workdir or Hugging Face directory>.')
     abstract = jax.eval_shape(
         lambda rng: steps.init_params(self.model, rng, shapes), jax.random.key(0))
-    _, report = finetune.merge_params(abstract, self.pretrained.params)
+    # Shapes only: a resuming run labels its frozen parameters without reading the weights.
+    _, report = finetune.merge_params(abstract, self.pretrained.param_shapes)
     return finetune.trainable_labels(abstract, self.config.finetune.mode,
                                      self.config.finetune.trainable, report.new)
 

@@ -131,6 +131,10 @@ def test_load_pretrained_lm_jax_workdir(tmp_path, tiny_config, data_dir):
 
   pretrained = finetune.load_pretrained(workdir)
   assert pretrained.step == 7 and 'step 7' in pretrained.description
+  # The shapes come from the checkpoint's metadata, before any weight is read.
+  shapes = pretrained.param_shapes
+  assert 'params' not in pretrained.__dict__
+  assert shapes == jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), params)
   # The weights are read when first used, and from the step chosen at load time.
   saver = checkpoints.Checkpointer(workdir, every_steps=1, keep=3)
   saver.maybe_save(9, state.replace(params=jax.tree.map(jnp.zeros_like, params)), {'i': 9})

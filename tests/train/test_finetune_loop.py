@@ -89,16 +89,21 @@ def test_packed_training_batches_score_like_their_examples_one_a_row(data_dir, p
   assert sums[0]['correct_sum'] == sums[1]['correct_sum']
 
 
+@pytest.mark.parametrize('mode', [{}, {'finetune.mode': 'frozen', 'finetune.trainable': 'decoder'}],
+                         ids=['full', 'frozen'])
 def test_resuming_a_finetuning_run_does_not_read_the_pretrained_weights(
-    data_dir, pretrained_t5, tmp_path, monkeypatch, capsys):
+    data_dir, pretrained_t5, tmp_path, monkeypatch, capsys, mode):
   workdir = str(tmp_path / 'translate')
-  loop.train_and_evaluate(_translation(data_dir, pretrained_t5, num_train_steps=10), workdir)
+  loop.train_and_evaluate(_translation(data_dir, pretrained_t5, num_train_steps=10, **mode),
+                          workdir)
 
   def refuse(*args, **kwargs):
     raise AssertionError('the pretrained weights were read by a resuming run')
 
   monkeypatch.setattr(finetune, 'latest_params', refuse)
-  loop.train_and_evaluate(_translation(data_dir, pretrained_t5, num_train_steps=20), workdir)
+  # Frozen runs label their parameters from the checkpoint's metadata (shapes) instead.
+  loop.train_and_evaluate(_translation(data_dir, pretrained_t5, num_train_steps=20, **mode),
+                          workdir)
   assert _steps(workdir)[-1] == 20
   assert 'Resumed from' in capsys.readouterr().out
 
