@@ -14,6 +14,7 @@ import orbax.checkpoint as ocp
 from flax import traverse_util
 
 from lm_jax import convert
+from lm_jax.convert import hf_files
 from lm_jax.data import sources
 from lm_jax.data import tokenizer as tokenizer_lib
 
@@ -37,16 +38,16 @@ class Pretrained:
 
   @functools.cached_property
   def params(self) -> dict:
-    """Nested dict of numpy arrays, as the model's 'params' collection. An lm_jax workdir's are
-    read on first use, so a fine-tuning run resuming from its own checkpoint never reads them;
-    a Hugging Face directory's are converted when it is loaded (lm_jax.convert.from_hf builds
-    the model and its variables in one pass)."""
+    """Nested dict of numpy arrays, as the model's 'params' collection: read (a Hugging Face
+    directory's converted) on first use, so a fine-tuning run resuming from its own checkpoint
+    never reads them."""
     return self.load_params()
 
   @functools.cached_property
   def param_shapes(self) -> dict:
     """`params` as jax.ShapeDtypeStructs: which parameters there are, for labelling the frozen
-    ones, taken from an lm_jax checkpoint's metadata without reading a weight."""
+    ones, from an lm_jax checkpoint's metadata or a Hugging Face config without reading a
+    weight."""
     if 'params' in self.__dict__:  # already read
       return _shapes_of(self.params)
     return self.load_param_shapes()
@@ -150,15 +151,15 @@ def _workdir_tokenizer(data: dict | None) -> str | None:
 
 
 def _load_hf(path: str) -> Pretrained:
-  model, variables = convert.from_hf(path)
+  model = convert.module_from_hf(path)  # the weights are converted on first use
   model_config = {'name': type(model.config).NAME, **dataclasses.asdict(model.config)}
   spiece = os.path.join(path, 'spiece.model')  # T5's SentencePiece model, when saved with it
   return Pretrained(
       model_config=model_config, data_config=None,
       tokenizer_path=spiece if os.path.isfile(spiece) else None, step=None,
       description=f'Hugging Face checkpoint {path} (model {model_config["name"]!r})',
-      load_params=lambda: variables['params'],
-      load_param_shapes=lambda: _shapes_of(variables['params']))
+      load_params=lambda: convert.from_hf(path)[1]['params'],
+      load_param_shapes=lambda: traverse_util.unflatten_dict(hf_files.param_shapes(model)))
 
 
 def _path(key_path) -> str:

@@ -160,16 +160,23 @@ def test_load_pretrained_lm_jax_workdir(tmp_path, tiny_config, data_dir):
   assert finetune.load_pretrained(workdir).tokenizer_path == '/models/spm.model'
 
 
-def test_load_pretrained_hugging_face_directory(tmp_path, tiny_config):
+def test_load_pretrained_hugging_face_directory(tmp_path, tiny_config, monkeypatch):
   model, params = _tiny_t5(tiny_config)
   hf_dir = str(tmp_path / 'hf')
   convert.to_hf(model.config, {'params': params}, hf_dir)
+  conversions = []
+  from_hf = convert.from_hf
+  monkeypatch.setattr(convert, 'from_hf', lambda path: conversions.append(path) or from_hf(path))
   pretrained = finetune.load_pretrained(hf_dir)
   assert pretrained.model_config['name'] == 't5' and pretrained.step is None
   assert pretrained.data_config is None and pretrained.tokenizer_path is None
   cfg = T5Config.from_model_config(pretrained.model_config)
   assert cfg == model.config  # every field survives HF's config.json and the dict
+  # The config and the parameter shapes come without converting a weight.
+  shapes = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), params)
+  assert pretrained.param_shapes == shapes and not conversions
   _assert_bit_equal(pretrained.params, jax.device_get(params))
+  assert conversions == [hf_dir]
   (tmp_path / 'hf' / 'spiece.model').write_bytes(b'')
   assert finetune.load_pretrained(hf_dir).tokenizer_path == os.path.join(hf_dir, 'spiece.model')
 
