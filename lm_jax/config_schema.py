@@ -105,6 +105,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.generate.top_p = 1.0           # sample: keep the smallest set with this much mass.
   c.generate.num_beams = 4
   c.generate.length_penalty = 1.0  # beam: score = log-prob / length ** length_penalty.
+  c.generate.no_repeat_ngram_size = 0  # n > 0: never generate an n-gram twice (HF's option).
   return c
 
 
@@ -166,6 +167,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   require(0 < g.top_p <= 1, 'generate.top_p', 'must be in (0, 1]')
   require(isinstance(g.num_beams, int) and g.num_beams >= 1, 'generate.num_beams',
           'must be a positive integer')
+  require(isinstance(g.no_repeat_ngram_size, int) and g.no_repeat_ngram_size >= 0,
+          'generate.no_repeat_ngram_size', 'must be an integer >= 0 (0: no restriction)')
 
   f = config.finetune
   require(f.mode in FINETUNE_MODES, 'finetune.mode', f'must be one of {FINETUNE_MODES}')

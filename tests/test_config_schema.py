@@ -40,6 +40,7 @@ def test_unknown_keys_are_rejected_by_name(section, key):
     ('optimizer.name', 'sgd', 'optimizer.name', 'one of'),
     ('optimizer.warmup_steps', 0, 'optimizer.warmup_steps', 'warmup_steps > 0'),  # with rsqrt
     ('data.noise_density', 1.5, 'data.noise_density', r'\(0, 1\)'),
+    ('generate.no_repeat_ngram_size', -1, 'generate.no_repeat_ngram_size', 'integer >= 0'),
 ])
 def test_inconsistent_values_are_rejected_by_name(key, value, named, message):
   config = config_schema.default_config()

@@ -39,12 +39,15 @@ def _length_normalised(scores, length, length_penalty):
 
 
 def _step(state: BeamState, logits, prompt_lengths, *, max_new_tokens: int, eos_id: int,
-          length_penalty) -> BeamState:
+          length_penalty, ban=None) -> BeamState:
   """Chooses buffer position state.t for every beam from logits (B * K, V) for that position."""
   batch, beams, _ = state.live_seqs.shape
   t = state.t
   vocab = logits.shape[-1]
-  log_probs = jax.nn.log_softmax(logits.astype(jnp.float32)).reshape(batch, beams, vocab)
+  log_probs = jax.nn.log_softmax(logits.astype(jnp.float32))
+  if ban is not None:  # after the softmax, as HF applies logits processors to beam scores
+    log_probs = ban(log_probs, state.live_seqs.reshape(batch * beams, -1), t)
+  log_probs = log_probs.reshape(batch, beams, vocab)
   # Prompt positions are forced (every beam of a row holds the same prompt there): probability
   # one for the prompt token, so scores and the beam order are unchanged.
   forced = t < prompt_lengths  # (B,)
@@ -91,13 +94,15 @@ def _step(state: BeamState, logits, prompt_lengths, *, max_new_tokens: int, eos_
 
 
 def beam_search(runner: runner_lib.ModelRunner, seqs, prompt_lengths, *, prefill_length: int,
-                max_new_tokens: int, num_beams: int, eos_id: int, length_penalty) -> Array:
+                max_new_tokens: int, num_beams: int, eos_id: int, length_penalty,
+                ban=None) -> Array:
   """The best hypothesis per row: its token buffer (B, L), prompt included.
 
   seqs (B, L): prompts at positions < prompt_lengths (B,), zeros after; prefill_length (static)
   <= min(prompt_lengths) tokens are fed in one call. The prefill runs on the B rows once, then
   its cache is copied to the K beams of each row; beam 0 alone starts alive (the others at -inf)
-  so the first step does not pick K copies of one candidate.
+  so the first step does not pick K copies of one candidate. ban(log_probs (N, V), seqs (N, L),
+  t) may set -inf on tokens a beam must not take at position t (no_repeat_ngram_size).
   """
   batch, length = seqs.shape
   logits, cache = runner.prefill(seqs, prefill_length)
@@ -112,7 +117,7 @@ def beam_search(runner: runner_lib.ModelRunner, seqs, prompt_lengths, *, prefill
       done=jnp.zeros(batch, bool),
       cache=runner_lib.repeat_cache(cache, num_beams))
   step = lambda state, logits: _step(state, logits, prompt_lengths, max_new_tokens=max_new_tokens,
-                                     eos_id=eos_id, length_penalty=length_penalty)
+                                     eos_id=eos_id, length_penalty=length_penalty, ban=ban)
   state = step(state, jnp.repeat(logits, num_beams, axis=0))
 
   def cond(state):

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lm_jax.evaluation import model_runner, sampling
+from lm_jax.evaluation import model_runner, ngram_blocking, sampling
 from lm_jax.evaluation.beam_search import beam_search
 
 STRATEGIES = ('greedy', 'sample', 'beam')
@@ -22,7 +22,8 @@ FAMILIES = ('encoder_decoder', 'decoder_only')
 def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = 'greedy',
              temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, num_beams: int = 4,
              length_penalty: float = 1.0, rng=None, eos_id: int = 1, prompt_lengths=None,
-             use_cache: bool = True, bidirectional_prompt: bool = False):
+             use_cache: bool = True, bidirectional_prompt: bool = False,
+             no_repeat_ngram_size: int = 0):
   """Generated token ids (B, max_new_tokens) int32; 0 (pad) after a row's EOS, EOS kept.
 
   inputs: encoder_input_tokens (B, T_enc) for an encoder-decoder model (decoding starts from id
@@ -34,6 +35,9 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
     (num_beams beams, score sum(log p) / length ** length_penalty, the best finished
     hypothesis per row).
   eos_id: ends a row (-1: never, to generate all max_new_tokens).
+  no_repeat_ngram_size: n > 0 never generates an n-gram twice in a row (the decoder start or
+    prompt tokens included), as HF's option: -inf on the raw logits for greedy and sampling, on
+    the log-probabilities (not renormalised) for beam search.
   use_cache: False re-runs the model over the whole prefix each step: the slow reference, which
     gives the same tokens.
   bidirectional_prompt: a decoder-only prefix LM (trained on rows with
@@ -46,7 +50,7 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
     raise ValueError(f'{type(model).__name__} is a {family!r} model, which scores tokens but '
                      f'does not generate them; generate needs a model of family {FAMILIES}.')
   options = _check_options(max_new_tokens, strategy, temperature, top_k, top_p, num_beams,
-                           eos_id, rng)
+                           eos_id, rng, no_repeat_ngram_size)
   if strategy == 'sample' and temperature == 0:
     strategy = 'greedy'  # The limit of softmax(logits / T) as T -> 0.
   inputs = jnp.asarray(inputs)
@@ -79,7 +83,8 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
       use_top_p=strategy == 'sample' and top_p < 1.0,
       num_beams=options['num_beams'] if strategy == 'beam' else 1, eos_id=options['eos_id'],
       prefill_length=int(lengths.min()), use_cache=bool(use_cache),
-      bidirectional_prompt=bool(bidirectional_prompt))
+      bidirectional_prompt=bool(bidirectional_prompt),
+      no_repeat_ngram_size=options['no_repeat_ngram_size'])
 
 
 def _integer(name: str, value, minimum: int, meaning: str = '') -> int:
@@ -89,7 +94,7 @@ def _integer(name: str, value, minimum: int, meaning: str = '') -> int:
 
 
 def _check_options(max_new_tokens, strategy, temperature, top_k, top_p, num_beams, eos_id,
-                   rng) -> dict:
+                   rng, no_repeat_ngram_size) -> dict:
   """The validated static options, as Python ints (they key the jit cache)."""
   if strategy not in STRATEGIES:
     raise ValueError(f'Unknown decoding strategy {strategy!r}; use one of {STRATEGIES}.')
@@ -102,7 +107,9 @@ def _check_options(max_new_tokens, strategy, temperature, top_k, top_p, num_beam
   return dict(max_new_tokens=_integer('max_new_tokens', max_new_tokens, 1),
               top_k=_integer('top_k', top_k, 0, ' (0 keeps every token)'),
               num_beams=_integer('num_beams', num_beams, 1),
-              eos_id=_integer('eos_id', eos_id, -1, ' (-1: no EOS)'))
+              eos_id=_integer('eos_id', eos_id, -1, ' (-1: no EOS)'),
+              no_repeat_ngram_size=_integer('no_repeat_ngram_size', no_repeat_ngram_size, 0,
+                                            ' (0: no restriction)'))
 
 
 def _prompt_lengths(prompt_lengths, shape) -> np.ndarray:
@@ -139,10 +146,10 @@ def _check_positions(model, prompt_width: int, max_new_tokens: int) -> None:
 
 @functools.partial(jax.jit, static_argnames=(
     'model', 'strategy', 'max_new_tokens', 'top_k', 'use_top_p', 'num_beams', 'eos_id',
-    'prefill_length', 'use_cache', 'bidirectional_prompt'))
+    'prefill_length', 'use_cache', 'bidirectional_prompt', 'no_repeat_ngram_size'))
 def _generate(model, variables, inputs, prompts, prompt_lengths, rng, temperature, top_p,
               length_penalty, *, strategy, max_new_tokens, top_k, use_top_p, num_beams, eos_id,
-              prefill_length, use_cache, bidirectional_prompt):
+              prefill_length, use_cache, bidirectional_prompt, no_repeat_ngram_size):
   batch, width = prompts.shape
   length = width + max_new_tokens
   # The buffer: each row's prompt, zeros after it (right padding is not the model's to see).
@@ -152,13 +159,15 @@ def _generate(model, variables, inputs, prompts, prompt_lengths, rng, temperatur
   runner = model_runner.make_runner(
       model, variables, inputs, cache_length=length - 1, use_cache=use_cache,
       prefix_lengths=prompt_lengths if bidirectional_prompt else None)
+  ban = lambda scores, seqs, t: ngram_blocking.ban_repeated_ngrams(
+      scores, seqs, t, no_repeat_ngram_size)
   if strategy == 'beam':
     seqs = beam_search(runner, seqs, prompt_lengths, prefill_length=prefill_length,
                        max_new_tokens=max_new_tokens, num_beams=num_beams, eos_id=eos_id,
-                       length_penalty=length_penalty)
+                       length_penalty=length_penalty, ban=ban)
   else:
-    choose = lambda logits, t: sampling.choose_tokens(
-        logits, jax.random.fold_in(rng, t), sample=strategy == 'sample',
+    choose = lambda logits, seqs, t: sampling.choose_tokens(
+        ban(logits, seqs, t), jax.random.fold_in(rng, t), sample=strategy == 'sample',
         temperature=temperature, top_k=top_k, top_p=top_p, use_top_p=use_top_p)
     seqs = _token_by_token(runner, seqs, prompt_lengths, choose, prefill_length=prefill_length,
                            max_new_tokens=max_new_tokens, eos_id=eos_id)
@@ -175,7 +184,7 @@ def _token_by_token(runner, seqs, prompt_lengths, choose, *, prefill_length: int
   def place(t, logits, seqs, done):
     """Writes buffer position t: the prompt token, a chosen one, or 0 once a row is done."""
     forced = t < prompt_lengths
-    token = jnp.where(forced, seqs[:, t], jnp.where(done, 0, choose(logits, t)))
+    token = jnp.where(forced, seqs[:, t], jnp.where(done, 0, choose(logits, seqs, t)))
     done = done | (~forced & (token == eos_id)) | (t + 1 >= window_end)
     return seqs.at[:, t].set(token), done
 

@@ -144,3 +144,15 @@ def test_a_bidirectional_prompt_decodes_as_the_prefix_lm_reads_it(tiny_gpt, stra
 def test_a_bidirectional_prompt_is_for_decoder_only_models(tiny_t5):
   with pytest.raises(ValueError, match='bidirectional_prompt applies to decoder-only'):
     _generate(tiny_t5, prompt_lengths=None, bidirectional_prompt=True)
+
+
+@pytest.mark.parametrize('strategy', STRATEGIES)
+def test_no_repeat_ngram_size_with_and_without_cache(tiny_gpt, strategy):
+  cached = _generate(tiny_gpt, strategy=strategy, eos_id=-1, num_beams=3, no_repeat_ngram_size=2)
+  uncached = _generate(tiny_gpt, strategy=strategy, eos_id=-1, num_beams=3,
+                       no_repeat_ngram_size=2, use_cache=False)
+  np.testing.assert_array_equal(cached, uncached)
+  for row, length in enumerate(tiny_gpt.prompt_lengths):
+    tokens = list(tiny_gpt.inputs[row, :length]) + cached[row].tolist()
+    bigrams = list(zip(tokens, tokens[1:]))
+    assert len(bigrams) == len(set(bigrams)), f'row {row}: {tokens}'

@@ -121,3 +121,44 @@ def test_gpt2_beam_search_matches_hf(gpt2):
                            early_stopping='never')
   for row in range(len(prompts)):
     _assert_same_up_to_eos(ours[row], expected[row], GPT2_EOS, row)
+
+
+def _repeats_an_ngram(row, n):
+  grams = [tuple(row[i:i + n]) for i in range(len(row) - n + 1)]
+  return len(grams) != len(set(grams))
+
+
+@pytest.mark.parametrize('strategy', ['greedy', 'beam'])
+def test_t5_no_repeat_ngram_size_matches_hf(t5, strategy):
+  hf_model, model, variables, inputs = t5
+  eos_id = hf_model.config.eos_token_id
+  beams = dict(strategy='beam', num_beams=3) if strategy == 'beam' else {}
+  free = np.asarray(generate(model, variables, inputs, max_new_tokens=NEW, eos_id=eos_id,
+                             **beams))
+  # These random weights loop, so the restriction changes tokens (with the start token 0).
+  assert any(_repeats_an_ngram([0] + _up_to_eos(row, eos_id), 2) for row in free.tolist())
+  expected = _hf_t5(hf_model, inputs, num_beams=beams.get('num_beams', 1),
+                    no_repeat_ngram_size=2, **({'early_stopping': 'never'} if beams else {}))
+  ours = np.asarray(generate(model, variables, inputs, max_new_tokens=NEW, eos_id=eos_id,
+                             no_repeat_ngram_size=2, **beams))
+  for row in range(len(inputs)):
+    _assert_same_up_to_eos(ours[row], expected[row].tolist(), eos_id, row)
+    assert not _repeats_an_ngram([0] + _up_to_eos(ours[row].tolist(), eos_id), 2)
+
+
+@pytest.mark.parametrize('strategy', ['greedy', 'beam'])
+def test_gpt2_no_repeat_ngram_size_matches_hf(gpt2, strategy):
+  hf_model, model, variables, prompts = gpt2
+  beams = dict(strategy='beam', num_beams=3) if strategy == 'beam' else {}
+  free = np.asarray(generate(model, variables, prompts, prompt_lengths=GPT2_PROMPT_LENGTHS,
+                             max_new_tokens=NEW, eos_id=GPT2_EOS, **beams))
+  assert any(_repeats_an_ngram(list(prompts[row, :length]) + _up_to_eos(free[row], GPT2_EOS), 2)
+             for row, length in enumerate(GPT2_PROMPT_LENGTHS))
+  ours = np.asarray(generate(model, variables, prompts, prompt_lengths=GPT2_PROMPT_LENGTHS,
+                             max_new_tokens=NEW, eos_id=GPT2_EOS, no_repeat_ngram_size=2,
+                             **beams))
+  expected = _hf_gpt2_rows(hf_model, prompts, num_beams=beams.get('num_beams', 1),
+                           no_repeat_ngram_size=2,
+                           **({'early_stopping': 'never'} if beams else {}))
+  for row in range(len(prompts)):
+    _assert_same_up_to_eos(ours[row], expected[row], GPT2_EOS, row)
