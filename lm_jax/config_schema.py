@@ -77,7 +77,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.data.mean_noise_span_length = 3.0
   c.data.objective = 'span_corruption'  # or causal_lm, prefix_lm, mlm: lm_jax/data/objectives.
   c.data.pack = True  # several to a row (False: one per row): causal_lm documents end to end,
-                     # an encoder-decoder task's training examples (T5X fine-tuning).
+                     # a task's training examples (T5X fine-tuning; not the classifier's).
   c.data.mlm_probability = 0.15    # BERT: share of tokens selected for prediction,
   c.data.mlm_mask_fraction = 0.8   # of which this share becomes the mask id,
   c.data.mlm_random_fraction = 0.1  # this a random token, and the rest stays as it is.

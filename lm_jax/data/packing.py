@@ -71,6 +71,17 @@ def packed_encoder_decoder_row(rows: list[dict[str, np.ndarray]]) -> dict[str, n
   return packed
 
 
+def packed_prefix_lm_row(rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+  """Prefix-LM rows (`objectives.prefix_lm.prefix_lm_row`) laid end to end in one row: segment
+  ids 1, 2, ... and positions from 0 per example; each row's decoder inputs start from 0 and
+  its `decoder_causal_attention` marks its own prompt, which the segment mask keeps to itself."""
+  lengths = [len(row['decoder_target_tokens']) for row in rows]
+  packed = {key: np.concatenate([row[key] for row in rows]) for key in rows[0]}
+  packed['decoder_segment_ids'] = np.repeat(np.arange(1, len(rows) + 1, dtype=np.int32), lengths)
+  packed['decoder_positions'] = positions_within_segments(packed['decoder_segment_ids'])
+  return packed
+
+
 def packed_encoder_decoder_shapes(batch_size: int, inputs_length: int,
                                   targets_length: int) -> dict:
   shapes = encoder_decoder_shapes(batch_size, inputs_length, targets_length)

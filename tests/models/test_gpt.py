@@ -193,3 +193,24 @@ def test_bad_calls_raise(params):
   with pytest.raises(ValueError, match='decoder_segment_ids'):
     model.apply(variables, TOKENS, decoder_segment_ids=jnp.ones_like(TOKENS),
                 decoder_positions=jnp.zeros_like(TOKENS), decode=True, mutable=['cache'])
+
+
+def test_packed_prefix_lm_rows_score_as_alone(params):
+  # Two prefix-LM task rows (BOS + prompt bidirectional, then the answer), packed into one row.
+  from lm_jax.data import packing
+  from lm_jax.data.tasks.task_iterator import decoder_only_row
+  model, variables = _model(), {'params': params}
+  rows = [decoder_only_row([21, 22, 23], [24, 25], 8, 8, eos_id=1),
+          decoder_only_row([31, 32], [33, 34, 35], 8, 8, eos_id=1)]
+  packed = packing.packed_prefix_lm_row(rows)
+  assert packed['decoder_causal_attention'].tolist() == [1] * 5 + [0] * 2 + [1] * 4 + [0] * 3
+
+  def logits(row):
+    return model.apply(variables, jnp.asarray(row['decoder_input_tokens'])[None],
+                       decoder_segment_ids=jnp.asarray(row['decoder_segment_ids'])[None],
+                       decoder_positions=jnp.asarray(row['decoder_positions'])[None],
+                       decoder_causal_attention=jnp.asarray(row['decoder_causal_attention'])[None])[0]
+
+  together = logits(packed)
+  np.testing.assert_allclose(together[:7], logits(rows[0]), atol=1e-5)
+  np.testing.assert_allclose(together[7:], logits(rows[1]), atol=1e-5)

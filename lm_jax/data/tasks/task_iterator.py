@@ -106,6 +106,13 @@ FAMILIES = {
                                  ('inputs_length',)),
 }
 NAMES = tuple(FAMILIES)
+# The families whose training rows pack several examples: the row keys whose lengths must fit,
+# and how a row's examples are laid end to end.
+PACKED = {
+    'encoder_decoder': (('encoder_input_tokens', 'decoder_target_tokens'),
+                        packing.packed_encoder_decoder_row),
+    'decoder_only': (('decoder_target_tokens',), packing.packed_prefix_lm_row),
+}
 
 
 def _family(name: str) -> Family:
@@ -155,11 +162,12 @@ class TaskIterator:
   filled with all-zero rows (pad tokens, loss and label weight 0), so every batch has the same
   shape; then StopIteration. The state is (epoch, index within the epoch's order).
 
-  Training batches of an encoder-decoder (`repeat` with `data_config.pack`) hold several
-  examples a row, as T5X fine-tunes: each example goes to the first row of the batch where both
-  its inputs and its targets still fit, and the batch is done when one fits nowhere (it opens
-  the next batch). They add `packing.packed_encoder_decoder_shapes`' segment ids and positions.
-  Evaluation, decoder-only and classifier batches keep one example a row.
+  Training batches (`repeat` with `data_config.pack`) of an encoder-decoder or a decoder-only
+  model hold several examples a row, as T5X fine-tunes: each example goes to the first row of
+  the batch where it still fits (its inputs and its targets both, for an encoder-decoder), and
+  the batch is done when one fits nowhere (it opens the next batch). Segment ids and positions
+  keep the examples apart (`packing.packed_encoder_decoder_shapes`; decoder-only rows have them
+  already). Evaluation and classifier batches keep one example a row.
   """
 
   def __init__(self, task: task_lib.Task, examples: Sequence[task_lib.Example], tokenizer,
@@ -181,10 +189,11 @@ class TaskIterator:
     self.shuffle = shuffle
     self.repeat = repeat
     self.inputs_length, self.targets_length = _lengths(family, data_config)
-    self.pack = bool(data_config.pack) and repeat and family == 'encoder_decoder'
+    self.pack = bool(data_config.pack) and repeat and family in PACKED
     self.shapes = (packing.packed_encoder_decoder_shapes(batch_size, self.inputs_length,
                                                          self.targets_length)
-                   if self.pack else batch_shapes(family, data_config, batch_size))
+                   if self.pack and family == 'encoder_decoder'
+                   else batch_shapes(family, data_config, batch_size))
     self._row = FAMILIES[family].row
     self._order_epoch, self._order = None, None
     self._epoch, self._index = 0, 0
@@ -241,25 +250,29 @@ class TaskIterator:
                      self.targets_length)
 
   def _next_packed_batch(self) -> dict[str, np.ndarray]:
-    rows, room = [], []  # the examples of each row; its free (encoder, decoder) positions
+    sides, pack_row = PACKED[self.family]
+    capacity = (self.inputs_length, self.targets_length) if len(sides) == 2 else (
+        self.inputs_length + self.targets_length,)
+    rows, room = [], []  # the examples of each row; its free positions on each side
     pending, self._pending = self._pending, None
     while True:
       position = self._peek_position()
       row = pending[1] if pending and pending[0] == position else self._row_at(position)
       pending = None
-      need = (len(row['encoder_input_tokens']), len(row['decoder_target_tokens']))
-      slot = next((i for i, (e, d) in enumerate(room) if need[0] <= e and need[1] <= d), None)
+      need = tuple(len(row[side]) for side in sides)
+      slot = next((i for i, free in enumerate(room)
+                   if all(n <= f for n, f in zip(need, free))), None)
       if slot is None:
         if len(rows) == self.batch_size:
           self._pending = (position, row)
           break
         rows.append([])
-        room.append((self.inputs_length, self.targets_length))
+        room.append(capacity)
         slot = len(rows) - 1
       rows[slot].append(row)
-      room[slot] = (room[slot][0] - need[0], room[slot][1] - need[1])
+      room[slot] = tuple(f - n for f, n in zip(room[slot], need))
       self._advance_past(position)
-    return packing.pad_rows([packing.packed_encoder_decoder_row(r) for r in rows], self.shapes)
+    return packing.pad_rows([pack_row(r) for r in rows], self.shapes)
 
   def __iter__(self):
     return self

@@ -167,7 +167,7 @@ def test_train_epochs_are_seeded_permutations(tokenizer, make_data_config):
 
 
 @pytest.mark.parametrize('family,pack', [(name, False) for name in task_iterator.NAMES]
-                         + [('encoder_decoder', True)])
+                         + [('encoder_decoder', True), ('decoder_only', True)])
 def test_resume_gives_identical_batches(tokenizer, make_data_config, family, pack):
   task = CLASSIFY if family == 'encoder_classifier' else TRANSLATE
   examples = classification_examples(7) if task is CLASSIFY else translation_examples(7)
@@ -253,11 +253,40 @@ def test_packed_training_batches_read_every_example_once_per_epoch(tokenizer, ma
   np.testing.assert_array_equal(row['decoder_input_tokens'], expected_inputs)
 
 
-def test_evaluation_and_other_families_are_not_packed(tokenizer, make_data_config):
+def test_evaluation_and_classifier_batches_are_not_packed(tokenizer, make_data_config):
   examples = translation_examples(5)
-  assert not make(TRANSLATE, examples, tokenizer, make_data_config, 'encoder_decoder',
-                  pack=True, shuffle=False, repeat=False).pack
-  assert not make(TRANSLATE, examples, tokenizer, make_data_config, 'decoder_only',
-                  pack=True).pack
+  for family in ('encoder_decoder', 'decoder_only'):
+    assert not make(TRANSLATE, examples, tokenizer, make_data_config, family, pack=True,
+                    shuffle=False, repeat=False).pack
   assert not make(CLASSIFY, classification_examples(5), tokenizer, make_data_config,
                   'encoder_classifier', pack=True).pack
+
+
+def test_packed_decoder_only_batches_read_every_example_once_per_epoch(tokenizer,
+                                                                      make_data_config):
+  examples = translation_examples(11)
+  # A prefix-LM row is BOS + 24-26 input tokens + EOS... then 'Satz i' + EOS: 30-33 positions;
+  # two fit a row of 52 + 14 = 66, three do not.
+  iterator = make(TRANSLATE, examples, tokenizer, make_data_config, 'decoder_only',
+                  batch_size=3, inputs_length=52, targets_length=14, pack=True)
+  assert iterator.pack
+  batches = [next(iterator) for _ in range(11)]
+  seen = []
+  for batch in batches:
+    assert set(batch) == set(task_iterator.batch_shapes(
+        'decoder_only', make_data_config(inputs_length=52, targets_length=14), 3))
+    for row in range(3):
+      segments = batch['decoder_segment_ids'][row]
+      assert segments.max() == 2
+      for segment in (1, 2):
+        at = segments == segment
+        prompt = at & (batch['decoder_causal_attention'][row] == 1)
+        answer = at & (batch['decoder_loss_weights'][row] == 1)
+        assert batch['decoder_input_tokens'][row][at][0] == 0  # each starts from BOS
+        assert batch['decoder_positions'][row][at].tolist() == list(range(at.sum()))
+        seen.append((tokenizer.decode(batch['decoder_input_tokens'][row][prompt][1:]),
+                     tokenizer.decode(batch['decoder_target_tokens'][row][answer])))
+  assert len(seen) == 66
+  expected = sorted((e.inputs, e.targets) for e in examples)
+  for epoch in range(6):
+    assert sorted(seen[epoch * 11:(epoch + 1) * 11]) == expected
