@@ -61,13 +61,10 @@ def packed_encoder_decoder_row(rows: list[dict[str, np.ndarray]]) -> dict[str, n
   """
   encoder_lengths = [len(row['encoder_input_tokens']) for row in rows]
   decoder_lengths = [len(row['decoder_target_tokens']) for row in rows]
-  segments = np.arange(1, len(rows) + 1, dtype=np.int32)
   packed = {key: np.concatenate([row[key][:n] if key.startswith('decoder') else row[key]
                                  for row, n in zip(rows, decoder_lengths)]) for key in rows[0]}
-  packed['encoder_segment_ids'] = np.repeat(segments, encoder_lengths)
-  packed['encoder_positions'] = positions_within_segments(packed['encoder_segment_ids'])
-  packed['decoder_segment_ids'] = np.repeat(segments, decoder_lengths)
-  packed['decoder_positions'] = positions_within_segments(packed['decoder_segment_ids'])
+  packed['encoder_segment_ids'], packed['encoder_positions'] = _segments(encoder_lengths)
+  packed['decoder_segment_ids'], packed['decoder_positions'] = _segments(decoder_lengths)
   return packed
 
 
@@ -75,11 +72,16 @@ def packed_prefix_lm_row(rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndar
   """Prefix-LM rows (`objectives.prefix_lm.prefix_lm_row`) laid end to end in one row: segment
   ids 1, 2, ... and positions from 0 per example; each row's decoder inputs start from 0 and
   its `decoder_causal_attention` marks its own prompt, which the segment mask keeps to itself."""
-  lengths = [len(row['decoder_target_tokens']) for row in rows]
   packed = {key: np.concatenate([row[key] for row in rows]) for key in rows[0]}
-  packed['decoder_segment_ids'] = np.repeat(np.arange(1, len(rows) + 1, dtype=np.int32), lengths)
-  packed['decoder_positions'] = positions_within_segments(packed['decoder_segment_ids'])
+  packed['decoder_segment_ids'], packed['decoder_positions'] = _segments(
+      [len(row['decoder_target_tokens']) for row in rows])
   return packed
+
+
+def _segments(lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+  """Segment ids 1, 2, ... and positions from 0 per segment of pieces of `lengths` end to end."""
+  segment_ids = np.repeat(np.arange(1, len(lengths) + 1, dtype=np.int32), lengths)
+  return segment_ids, positions_within_segments(segment_ids)
 
 
 def packed_encoder_decoder_shapes(batch_size: int, inputs_length: int,

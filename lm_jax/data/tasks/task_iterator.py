@@ -106,12 +106,23 @@ FAMILIES = {
                                  ('inputs_length',)),
 }
 NAMES = tuple(FAMILIES)
-# The families whose training rows pack several examples: the row keys whose lengths must fit,
-# and how a row's examples are laid end to end.
+
+
+class Packing(NamedTuple):
+  """How a family's training rows pack several examples: the row keys whose lengths must fit
+  (each into its batch array's width), how a row's examples are laid end to end, and the shapes
+  of the packed batches."""
+  sides: tuple[str, ...]
+  row: Callable[[list[dict[str, np.ndarray]]], dict[str, np.ndarray]]
+  shapes: Callable[[int, int, int], batch_iterator.BatchShapes]
+
+
 PACKED = {
-    'encoder_decoder': (('encoder_input_tokens', 'decoder_target_tokens'),
-                        packing.packed_encoder_decoder_row),
-    'decoder_only': (('decoder_target_tokens',), packing.packed_prefix_lm_row),
+    'encoder_decoder': Packing(('encoder_input_tokens', 'decoder_target_tokens'),
+                               packing.packed_encoder_decoder_row,
+                               packing.packed_encoder_decoder_shapes),
+    'decoder_only': Packing(('decoder_target_tokens',), packing.packed_prefix_lm_row,
+                            _decoder_only_shapes),  # its rows carry segment ids already
 }
 
 
@@ -190,10 +201,8 @@ class TaskIterator:
     self.repeat = repeat
     self.inputs_length, self.targets_length = _lengths(family, data_config)
     self.pack = bool(data_config.pack) and repeat and family in PACKED
-    self.shapes = (packing.packed_encoder_decoder_shapes(batch_size, self.inputs_length,
-                                                         self.targets_length)
-                   if self.pack and family == 'encoder_decoder'
-                   else batch_shapes(family, data_config, batch_size))
+    self.shapes = (PACKED[family].shapes(batch_size, self.inputs_length, self.targets_length)
+                   if self.pack else batch_shapes(family, data_config, batch_size))
     self._row = FAMILIES[family].row
     self._order_epoch, self._order = None, None
     self._epoch, self._index = 0, 0
@@ -250,9 +259,8 @@ class TaskIterator:
                      self.targets_length)
 
   def _next_packed_batch(self) -> dict[str, np.ndarray]:
-    sides, pack_row = PACKED[self.family]
-    capacity = (self.inputs_length, self.targets_length) if len(sides) == 2 else (
-        self.inputs_length + self.targets_length,)
+    sides, pack_row, _ = PACKED[self.family]
+    capacity = tuple(self.shapes[side][0][1] for side in sides)  # each side's row width
     rows, room = [], []  # the examples of each row; its free positions on each side
     pending, self._pending = self._pending, None
     while True:
