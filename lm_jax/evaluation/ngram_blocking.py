@@ -12,14 +12,11 @@ Array = Any
 def ban_repeated_ngrams(scores: Array, seqs: Array, t, n: int) -> Array:
   """scores (N, V) for buffer position t (traced) with -inf on every token that, after the row's
   tokens seqs[:, t-n+1:t], would repeat an n-gram of seqs[:, :t]; unchanged when n is 0 or fewer
-  than n - 1 tokens precede t (HF's rule; the decoder start / prompt tokens count)."""
+  than n - 1 tokens precede t (HF's rule; the decoder start / prompt tokens count). For n = 1
+  the empty prefix matches everywhere: every token already in the row is banned."""
   if n <= 0:
     return scores
   rows, length = seqs.shape
-  if n == 1:  # every token already in the row is banned
-    seen = jnp.arange(length) < t
-    banned = jnp.zeros(scores.shape, bool).at[jnp.arange(rows)[:, None], seqs].max(seen)
-    return jnp.where(banned, -jnp.inf, scores)
   width = length - n + 1  # n-gram start positions in the buffer
   if width <= 0:
     return scores
