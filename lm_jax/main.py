@@ -4,6 +4,9 @@
 writes `eval_<split>.json` and `predictions_<split>.jsonl` there.
 `--config.mode=generate --prompt="text" [--prompt=...]` continues prompts with the latest
 checkpoint of the workdir instead of training (decoding options under `config.generate`).
+
+Multi-host: start the same command on every host with `--multihost` (Cloud TPU, Slurm, Open MPI
+find each other), or with `--coordinator_address=host0:port --num_processes=N --process_id=i`.
 """
 import os
 
@@ -20,6 +23,13 @@ _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config fil
 _WORKDIR = flags.DEFINE_string('workdir', None,
                                'Checkpoints, metrics and samples go here; default runs/<config>.')
 _PROMPTS = flags.DEFINE_multi_string('prompt', [], 'Text to continue in --config.mode=generate.')
+_MULTIHOST = flags.DEFINE_bool(
+    'multihost', False, 'One process per host of a multi-host run: jax.distributed.initialize() '
+    'finds the others on Cloud TPU, Slurm and Open MPI. Elsewhere give the three flags below.')
+_COORDINATOR = flags.DEFINE_string('coordinator_address', None,
+                                   'host:port of process 0 of a multi-host run.')
+_NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'Processes in a multi-host run.')
+_PROCESS_ID = flags.DEFINE_integer('process_id', None, 'This process\'s index, 0 to n - 1.')
 flags.mark_flags_as_required(['config'])
 
 
@@ -30,14 +40,33 @@ def default_workdir(config_flag_value: str) -> str:
   return os.path.join('runs', f'{name}_{variant}' if variant else name)
 
 
+def initialize_distributed() -> None:
+  """Joins a multi-host run (before any JAX computation) when the flags ask for one."""
+  explicit = {'coordinator_address': _COORDINATOR.value, 'num_processes': _NUM_PROCESSES.value,
+              'process_id': _PROCESS_ID.value}
+  given = [name for name, value in explicit.items() if value is not None]
+  if given and len(given) < len(explicit):
+    missing = ', '.join(f'--{name}' for name in explicit if name not in given)
+    raise app.UsageError(f'A multi-host run outside Cloud TPU, Slurm and Open MPI needs '
+                         f'{missing} as well as --{" and --".join(given)}.')
+  if not given and not _MULTIHOST.value:
+    return
+  # CPU processes exchange collectives through gloo (the default, none, cannot cross processes).
+  if 'JAX_CPU_COLLECTIVES_IMPLEMENTATION' not in os.environ:
+    jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  jax.distributed.initialize(**explicit)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   if not flags.FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)  # Orbax and TFDS log every file they touch at INFO.
   tfds.disable_progress_bar()
+  initialize_distributed()
   workdir = _WORKDIR.value or default_workdir(flags.FLAGS['config'].serialize().split('=', 1)[1])
-  print(f'{jax.device_count()} {jax.devices()[0].platform} device(s); workdir {workdir}')
+  print(f'{jax.device_count()} {jax.devices()[0].platform} device(s) in {jax.process_count()} '
+        f'process(es); workdir {workdir}')
   config = _CONFIG.value
   config_schema.validate_config(config)  # Names a bad key before any compute, in every mode.
   modes.MODES[config.mode](config, workdir, _PROMPTS.value)

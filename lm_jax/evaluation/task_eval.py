@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lm_jax.evaluation import decoding, metrics
-from lm_jax.train import model_io
+from lm_jax.train import model_io, partitioning
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -16,30 +16,38 @@ def _predicted_classes(model, params, batch):
 
 
 def _generated_ids(model, params, batch, generate_options: dict, max_new_tokens: int, eos_id: int,
-                   rng):
+                   rng, place=lambda array: array):
   """(B, max_new_tokens) ids continuing each row's input: the encoder inputs of an
-  encoder-decoder, or the bidirectional prefix (BOS + inputs) of a decoder-only prefix-LM row."""
+  encoder-decoder, or the bidirectional prefix (BOS + inputs) of a decoder-only prefix-LM row.
+  `place` lays the token rows out over the devices."""
   options = dict(generate_options, max_new_tokens=max_new_tokens)
   if model.family == 'encoder_decoder':
-    return decoding.generate(model, {'params': params}, batch['encoder_input_tokens'],
+    return decoding.generate(model, {'params': params}, place(batch['encoder_input_tokens']),
                              eos_id=eos_id, rng=rng, **options)
   prompt_lengths = np.asarray(batch['decoder_causal_attention']).sum(axis=1)
   prompt_lengths = np.maximum(prompt_lengths, 1)  # all-zero padding rows still need a BOS
   width = int(prompt_lengths.max())
   # Read as in training: the prefix-LM rows attend over their prompt bidirectionally.
-  return decoding.generate(model, {'params': params}, batch['decoder_input_tokens'][:, :width],
+  return decoding.generate(model, {'params': params},
+                           place(np.asarray(batch['decoder_input_tokens'])[:, :width]),
                            prompt_lengths=prompt_lengths, eos_id=eos_id, rng=rng,
                            bidirectional_prompt=True, **options)
 
 
 def predict_batch(model, params, batch: dict, tokenizer, labels, generate_options: dict,
-                  max_new_tokens: int, rng=None) -> list[str]:
-  """The text each row of `batch` predicts: a class name for a classifier, else decoded text."""
+                  max_new_tokens: int, rng=None, sharding=None) -> list[str]:
+  """The text each row of the numpy `batch` predicts: a class name for a classifier, else
+  decoded text. With a batch `sharding` the rows are predicted data-parallel over its devices
+  (every host passes the whole batch and gets every prediction back)."""
+  def place(array):
+    return array if sharding is None else partitioning.shard_batch({'x': array}, sharding)['x']
+
   if model.family == 'encoder_classifier':
-    classes = np.asarray(_predicted_classes(model, params, batch))
+    inputs = batch if sharding is None else partitioning.shard_batch(batch, sharding)
+    classes = partitioning.gather_rows(_predicted_classes(model, params, inputs))
     return [labels[c] for c in classes]
-  ids = np.asarray(_generated_ids(model, params, batch, generate_options, max_new_tokens,
-                                  tokenizer.eos_id, rng))
+  ids = partitioning.gather_rows(_generated_ids(
+      model, params, batch, generate_options, max_new_tokens, tokenizer.eos_id, rng, place))
   return [tokenizer.decode(row.tolist()) for row in ids]
 
 

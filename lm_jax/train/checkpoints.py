@@ -68,11 +68,13 @@ class Checkpointer:
               f'{self.directory} holds checkpoints of a run with config {key}='
               f'{_lookup(saved, key)!r}, but this run has {key}={_lookup(current, key)!r}. '
               f'Use another --workdir, or restore the original config to resume.')
-    if not write:
+    if not write or jax.process_index() != 0:  # one copy in a multi-host run's shared workdir
       return
     os.makedirs(os.path.dirname(self._config_path), exist_ok=True)
-    with open(self._config_path, 'w') as f:
+    # Write then rename: another host may be reading the previous copy.
+    with open(f'{self._config_path}.tmp', 'w') as f:
       json.dump(current, f, indent=2)
+    os.replace(f'{self._config_path}.tmp', self._config_path)
 
   def maybe_save(self, step: int, state, data_state: dict, extra: dict | None = None,
                  force: bool = False) -> bool:

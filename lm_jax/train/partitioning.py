@@ -2,10 +2,13 @@
 
 Data parallelism through `jax.jit` + `NamedSharding` (what `pmap` became): the batch is split along
 the mesh's `data` axis, parameters and optimizer state are replicated. The same code serves one
-CPU, eight simulated devices and many hosts (after `jax.distributed.initialize()`).
+CPU, eight simulated devices and many hosts (after `jax.distributed.initialize()`, see
+lm_jax/train/distributed.py): every host reads the same global batch and places the rows of its
+own devices.
 """
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 DATA_AXIS = 'data'
@@ -30,19 +33,24 @@ def global_batch_size(per_device_batch_size, mesh: Mesh) -> int:
   return per_device_batch_size * mesh.size
 
 
-def process_batch_size(global_batch: int, mesh: Mesh) -> int:
-  """The rows this host feeds; each host produces its own slice of the global batch."""
-  if global_batch % mesh.size:
-    raise ValueError(f'A batch of {global_batch} rows does not divide across {mesh.size} devices: '
-                     f'choose a batch size that is a multiple of {mesh.size}.')
-  return global_batch // jax.process_count()
-
-
 def shard_batch(batch: dict, sharding: NamedSharding) -> dict:
-  """Host numpy batch (this process's rows) -> global jax arrays laid out over the mesh."""
+  """The global batch, the same numpy rows on every host, -> jax arrays laid out over the mesh.
+
+  Each host copies to its devices only the rows they hold, so one code path serves one device,
+  eight, and many hosts.
+  """
   n = sharding.mesh.size
   for name, array in batch.items():
-    if array.shape[0] * jax.process_count() % n:
-      raise ValueError(f'Batch field {name!r} has {array.shape[0]} rows per host, which does not '
-                       f'divide across {n} devices.')
-  return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
+    if array.shape[0] % n:
+      raise ValueError(f'Batch field {name!r} has {array.shape[0]} rows, which do not divide '
+                       f'across {n} devices: choose a batch size that is a multiple of {n}.')
+  return {name: jax.make_array_from_callback(array.shape, sharding,
+                                             lambda index, array=array: array[index])
+          for name, array in batch.items()}
+
+
+def gather_rows(array: jax.Array) -> np.ndarray:
+  """All rows of a (batch-sharded) array as numpy, on every host."""
+  if array.is_fully_addressable:
+    return np.asarray(array)
+  return multihost_utils.process_allgather(array, tiled=True)

@@ -30,7 +30,6 @@ class Trainer:
       self._check_early_stopping_metric()
     self.mesh = partitioning.create_mesh()
     self.global_batch = partitioning.global_batch_size(config.per_device_batch_size, self.mesh)
-    self.host_batch = partitioning.process_batch_size(self.global_batch, self.mesh)
     self.replicated = partitioning.replicated(self.mesh)
     self.batch_sharding = partitioning.batch_sharding(self.mesh)
     shapes = pipeline.batch_shapes(config.data, self.global_batch, family=self.family)
@@ -42,9 +41,11 @@ class Trainer:
           f'The tokenizer has {self.tokenizer.vocab_size} ids (with {config.data.num_extra_ids} '
           f'sentinels) but config.model.vocab_size is {config.model.vocab_size}: raise '
           f'--config.model.vocab_size or lower --config.data.tokenizer_vocab_size.')
-    # Multi-host: every host runs this iterator for its own rows; seeds differ per host.
+    # Every host reads the whole global batch (`shard_batch` places its devices' rows), so all
+    # hosts hold one data state: host 0's checkpoint of it resumes them all, and a run is the
+    # same on any number of hosts. The price: each host tokenizes every row.
     self.train_iter = pipeline.make_train_iterator(
-        config.data, self.tokenizer, self.host_batch, config.seed + jax.process_index(),
+        config.data, self.tokenizer, self.global_batch, config.seed,
         family=self.family) if training else None
 
     labels = self._param_labels(shapes) if training else None
@@ -153,7 +154,7 @@ class Trainer:
     the predictions for its first `eval.num_examples` examples.
     """
     data_config = self._data_for_split(split)
-    batches = self._eval_batches(data_config, self.host_batch)
+    batches = self._eval_batches(data_config, self.global_batch)
     loss_batches = self.config.num_eval_batches
     wanted = 0  # predictions to make
     if self.task is not None:
@@ -173,7 +174,7 @@ class Trainer:
         predictions += task_eval.predict_batch(
             self.model, params, batch, self.tokenizer, self.task.labels,
             options, data_config.targets_length,
-            rng=jax.random.fold_in(rng, len(predictions)))
+            rng=jax.random.fold_in(rng, len(predictions)), sharding=self.batch_sharding)
     metrics = steps.summarize(jax.device_get(sums))
     if self.task is None:
       return metrics, []

@@ -53,5 +53,5 @@ def test_eight_devices_match_one_device(config, data_dir, tmp_path):
     assert len(a) == len(b) > 0
     np.testing.assert_allclose(b, a, rtol=2e-5)
   # 12 rows cannot be split evenly over 8 devices, and the error says so.
-  assert 'does not divide across 8 devices' in eight['error']
+  assert 'do not divide across 8 devices' in eight['error']
   assert one['error'] == ''
