@@ -5,14 +5,17 @@ import numpy as np
 from lm_jax.evaluation import decoding
 
 
-def encode_prompts(family: str, tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def encode_prompts(family: str, tokenizer, texts: list[str],
+                   prompt_eos: bool = False) -> tuple[np.ndarray, np.ndarray]:
   """Right-padded (B, P) prompt ids and their lengths (B,), as the family saw text in training.
 
-  Decoder-only rows start with 0, the BOS of lm_jax's shifted causal-LM inputs; encoder inputs
-  end with EOS, as span corruption's do.
+  Decoder-only rows start with 0, the BOS of lm_jax's shifted causal-LM inputs, and with
+  `prompt_eos` end with the EOS that separates a task's prompt from its answer; encoder inputs
+  end with EOS, as span corruption's and the tasks' do.
   """
   if family == 'decoder_only':
-    rows = [[0] + tokenizer.encode(text) for text in texts]
+    rows = [[0] + tokenizer.encode(text) + ([tokenizer.eos_id] if prompt_eos else [])
+            for text in texts]
   elif family == 'encoder_decoder':
     rows = [tokenizer.encode(text) + [tokenizer.eos_id] for text in texts]
   else:
@@ -25,11 +28,27 @@ def encode_prompts(family: str, tokenizer, texts: list[str]) -> tuple[np.ndarray
   return tokens, lengths
 
 
-def continue_texts(model, variables, tokenizer, texts: list[str], generate_config, rng=None):
-  """Generated continuations of `texts` (decoded up to EOS) with `config.generate`'s options."""
-  tokens, lengths = encode_prompts(model.family, tokenizer, texts)
+def prefix_lm_reading(data_config) -> tuple[bool, bool]:
+  """(bidirectional prompt, prompt ends with EOS) for a decoder-only model trained on
+  `data_config`: a task's prefix-LM rows read `inputs + EOS` bidirectionally, the prefix_lm
+  objective its prefixes (no EOS), the causal LM neither."""
+  if data_config.get('task'):
+    return True, True
+  return data_config.objective == 'prefix_lm', False
+
+
+def continue_texts(model, variables, tokenizer, texts: list[str], generate_config, rng=None,
+                   data_config=None):
+  """Generated continuations of `texts` (decoded up to EOS) with `config.generate`'s options;
+  a decoder-only model reads its prompts as `data_config` (what it was trained on) did."""
+  bidirectional, prompt_eos = (prefix_lm_reading(data_config)
+                               if model.family == 'decoder_only' and data_config is not None
+                               else (False, False))
+  tokens, lengths = encode_prompts(model.family, tokenizer, texts, prompt_eos)
   options = dict(generate_config)
+  decoder_only = model.family == 'decoder_only'
   generated = decoding.generate(
       model, variables, tokens, rng=rng, eos_id=tokenizer.eos_id,
-      prompt_lengths=lengths if model.family == 'decoder_only' else None, **options)
+      prompt_lengths=lengths if decoder_only else None,
+      bidirectional_prompt=bidirectional, **options)
   return [tokenizer.decode(row.tolist()) for row in np.asarray(generated)]

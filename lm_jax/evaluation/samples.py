@@ -19,11 +19,13 @@ def _encoder_decoder(model, variables, batch, tokenizer):
 
 
 def _decoder_only(model, variables, batch, tokenizer):
-  """Greedy continuation of the first half of each row's first document (or of its prefix)."""
+  """Greedy continuation of the first half of each row's first document (or of its prefix,
+  read bidirectionally as the prefix LM was trained)."""
   inputs, targets = batch['decoder_input_tokens'], batch['decoder_target_tokens']
   length = inputs.shape[1]
   first_document = batch['decoder_segment_ids'] == 1
-  if 'decoder_causal_attention' in batch:
+  prefix_lm = 'decoder_causal_attention' in batch
+  if prefix_lm:
     prompt_lengths = batch['decoder_causal_attention'].sum(axis=1)
   else:
     prompt_lengths = np.maximum(first_document.sum(axis=1) // 2, 1)
@@ -31,7 +33,7 @@ def _decoder_only(model, variables, batch, tokenizer):
   predicted = np.asarray(decoding.generate(
       model, variables, jnp.asarray(inputs[:, :prompt_width]),
       prompt_lengths=jnp.asarray(prompt_lengths), max_new_tokens=length - prompt_width,
-      eos_id=tokenizer.eos_id))
+      eos_id=tokenizer.eos_id, bidirectional_prompt=prefix_lm))  # a prefix reads as trained
   samples = []
   for row, n in enumerate(prompt_lengths):
     rest = targets[row, n - 1:][first_document[row, n - 1:]]

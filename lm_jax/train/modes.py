@@ -37,7 +37,8 @@ def generate_from_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   params, step = trainer.latest_params()
   rng = jax.random.key(config.seed)
   texts = prompts.continue_texts(trainer.model, {'params': params}, trainer.tokenizer,
-                                 prompt_texts, config.generate.to_dict(), rng=rng)
+                                 prompt_texts, config.generate.to_dict(), rng=rng,
+                                 data_config=config.data)
   print(f'{config.model.name} from {trainer.checkpointer.directory} at step {step}, '
         f'{config.generate.strategy} decoding:')
   for prompt, text in zip(prompt_texts, texts):

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from lm_jax.config_schema import load_config
+from lm_jax.evaluation import prompts
 from lm_jax.train import loop, modes
 from lm_jax.train.metrics_writer import read_metrics
 
@@ -41,15 +42,26 @@ def test_family_trains_with_falling_loss_and_writes_samples(spec, data_dir, tmp_
   assert len(samples) == 2 and all(s['target'] for s in samples)
 
 
-def test_generate_mode_continues_prompts_from_the_latest_checkpoint(data_dir, tmp_path, capsys):
+def test_generate_mode_continues_prompts_from_the_latest_checkpoint(data_dir, tmp_path, capsys,
+                                                                   monkeypatch):
   config = _config('gpt2_small.py:tiny', data_dir, steps=30)
   workdir = str(tmp_path / 'run')
   loop.train_and_evaluate(config, workdir)
   config.mode = 'generate'
   config.generate.max_new_tokens = 8
+  readings = []
+  continue_texts = prompts.continue_texts
+
+  def recording(*args, data_config=None, **kwargs):  # which reading of the prompts was chosen
+    readings.append(prompts.prefix_lm_reading(data_config))
+    return continue_texts(*args, data_config=data_config, **kwargs)
+
+  monkeypatch.setattr(prompts, 'continue_texts', recording)
   texts = modes.generate_from_checkpoint(config, workdir, ['def main(', 'The'])
   assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
   assert 'at step 30' in capsys.readouterr().out
+  # The run's own data config decides: a causal LM reads its prompts causally.
+  assert readings == [(False, False)]
   config.generate.update(strategy='sample', top_k=5, temperature=0.8)
   assert modes.generate_from_checkpoint(config, workdir, ['The']) == \
       modes.generate_from_checkpoint(config, workdir, ['The'])  # seeded by config.seed
