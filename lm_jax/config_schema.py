@@ -70,6 +70,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.data.eval_split = 'validation'
   c.data.tokenizer_path = ml_collections.config_dict.placeholder(str)
   c.data.tokenizer_vocab_size = 8000
+  # '<dataset>:<feature>' whose train split joins the tokenizer's training text (not the model's):
+  # T5 trained its vocabulary on C4 with German, French and Romanian so that an English-pretrained
+  # model could later translate (Raffel et al. 2020, §2.2).
+  c.data.tokenizer_extra_text = ()
   c.data.num_extra_ids = 100
   c.data.inputs_length = 512
   c.data.targets_length = 114
@@ -145,6 +149,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   require(0 < d.noise_density < 1, 'data.noise_density', 'must be in (0, 1)')
   require(d.mean_noise_span_length >= 1, 'data.mean_noise_span_length', 'must be >= 1')
   require(d.num_extra_ids > 0, 'data.num_extra_ids', 'span corruption needs sentinel ids')
+  require(all(isinstance(e, str) and len(e.split(':')) == 2 and all(e.split(':'))
+              for e in d.tokenizer_extra_text), 'data.tokenizer_extra_text',
+          "must name '<dataset>:<feature>' pairs, e.g. ('system_translations/de:target',)")
   from lm_jax.data import objectives  # the registry owns the objective names
   require(d.objective in objectives.NAMES, 'data.objective',
           f'must be one of {", ".join(objectives.NAMES)}')

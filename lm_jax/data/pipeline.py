@@ -3,7 +3,7 @@ iterators with their batch shapes: of the downstream task `config.data.task` for
 family when one is set, else of the pretraining objective `config.data.objective`."""
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from lm_jax.data import batch_iterator
 from lm_jax.data import objectives
@@ -41,24 +41,47 @@ def task_examples(data_config, split: str) -> Sequence[tasks.Example]:
   return tasks.load_examples(task, data_config, split)
 
 
+def _with_extra_text(data_config, texts: Iterable[str]) -> Iterator[str]:
+  """`texts` alternating, document by document, with the train split of each
+  `config.data.tokenizer_extra_text` source until each runs out, so that the tokenizer trainer's
+  line cap leaves every source its share."""
+  extras = [sources.load_text_source(data_config, data_config.train_split, *spec.split(':'))
+            for spec in data_config.tokenizer_extra_text]
+  iterators = [iter(texts), *(iter(extra) for extra in extras)]
+  while iterators:
+    for iterator in list(iterators):
+      try:
+        yield next(iterator)
+      except StopIteration:
+        iterators.remove(iterator)
+
+
+def _tokenizer_config(data_config, name: str):
+  """A copy whose `dataset` names the tokenizer cache: `name` and the extra text sources."""
+  config = data_config.copy_and_resolve_references()
+  config.dataset = '+'.join([name, *data_config.tokenizer_extra_text])
+  return config
+
+
 def load_tokenizer_for(data_config) -> tokenizer_lib.Tokenizer:
   """The configured tokenizer, trained on (a bounded prefix of) the train split if needed: of
-  the task's inputs and targets when `config.data.task` is set, else of `config.data.dataset`."""
+  the task's inputs and targets when `config.data.task` is set, else of `config.data.dataset`;
+  with `config.data.tokenizer_extra_text` mixed in."""
   task = _task(data_config)
   if task is None:
     def train_texts():
       source = sources.load_text_source(data_config, data_config.train_split)
-      return itertools.islice(source, TOKENIZER_TRAIN_MAX_DOCS)
-    return tokenizer_lib.get_tokenizer(data_config, train_texts)
+      return _with_extra_text(data_config, itertools.islice(source, TOKENIZER_TRAIN_MAX_DOCS))
+    return tokenizer_lib.get_tokenizer(_tokenizer_config(data_config, data_config.dataset),
+                                       train_texts)
 
   def task_texts():
     examples = task_examples(data_config, data_config.train_split)
     texts = (text for example in examples for text in (example.inputs, example.targets))
-    return itertools.islice(texts, TOKENIZER_TRAIN_MAX_DOCS)
+    return _with_extra_text(data_config, itertools.islice(texts, TOKENIZER_TRAIN_MAX_DOCS))
   # The tokenizer cache is named after `dataset`: one per task, as the task's text (with its
   # prefixes) is what it is trained on.
-  config = data_config.copy_and_resolve_references()
-  config.dataset = f'task_{task.name}'
+  config = _tokenizer_config(data_config, f'task_{task.name}')
   try:
     return tokenizer_lib.get_tokenizer(config, task_texts)
   except RuntimeError as error:

@@ -193,14 +193,18 @@ def load_records(data_config, split: str, dataset: str | None = None, *,
   return Records(_records(builder, split), builder.info.features, name=f'{name}:{split}')
 
 
-def load_text_source(data_config, split: str) -> Sequence[str]:
-  """The `data_config.text_feature` of `split` of `data_config.dataset`, as str."""
-  records = load_records(data_config, split)
-  if data_config.text_feature not in records.features:
+def load_text_source(data_config, split: str, dataset: str | None = None,
+                     feature: str | None = None) -> Sequence[str]:
+  """One text feature of `split` of a dataset, as str: by default `data_config.text_feature` of
+  `data_config.dataset`."""
+  records = load_records(data_config, split, dataset)
+  feature = feature or data_config.text_feature
+  if feature not in records.features:
     raise ValueError(
-        f'Dataset {data_config.dataset!r} has no feature {data_config.text_feature!r} '
-        f'(config.data.text_feature); features: {list(records.features.keys())}.')
-  return TextSource(records, data_config.text_feature, name=records.name)
+        f'Dataset {dataset or data_config.dataset!r} has no feature {feature!r} '
+        f'(config.data.text_feature or tokenizer_extra_text); features: '
+        f'{list(records.features.keys())}.')
+  return TextSource(records, feature, name=records.name)
 
 
 def _records(builder, split: str):

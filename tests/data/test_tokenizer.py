@@ -2,7 +2,8 @@ import os
 
 import pytest
 
-from lm_jax.data import sources
+from lm_jax.config_schema import default_config, validate_config
+from lm_jax.data import pipeline, sources
 from lm_jax.data import tokenizer as tokenizer_lib
 
 
@@ -58,3 +59,28 @@ def test_missing_tokenizer_path_errors(make_data_config, tmp_path):
 def test_training_is_deterministic(make_data_config):
   texts = list(sources.load_text_source(make_data_config(), 'validation'))
   assert tokenizer_lib.train(texts, 500) == tokenizer_lib.train(texts, 500)
+
+
+def test_extra_text_gives_its_language_a_share_of_the_vocabulary(tokenizer, make_data_config):
+  # T5's recipe: an English corpus's vocabulary trained with German text mixed in.
+  extra = 'system_translations/de:target'
+  joint = pipeline.load_tokenizer_for(make_data_config(tokenizer_extra_text=(extra,)))
+  assert joint.path.endswith('stdlib_docs_system_translations_de_target_2000.model')
+  assert joint.vocab_size == tokenizer.vocab_size
+  german = list(sources.load_text_source(make_data_config(), 'validation',
+                                         'system_translations/de', 'target'))[:300]
+  chars = sum(len(text) for text in german)
+  per_token = lambda tok: chars / sum(len(tok.encode(text)) for text in german)
+  assert per_token(joint) > 1.5 * per_token(tokenizer), (per_token(joint), per_token(tokenizer))
+  for text in german + list(sources.load_text_source(make_data_config(), 'validation'))[:50]:
+    assert joint.decode(joint.encode(text)) == text
+
+
+def test_extra_text_must_name_a_dataset_and_a_feature(make_data_config):
+  config = default_config()
+  config.data.tokenizer_extra_text = ('system_translations/de',)
+  with pytest.raises(ValueError, match="tokenizer_extra_text.*'<dataset>:<feature>'"):
+    validate_config(config)
+  with pytest.raises(ValueError, match="no feature 'text_de'.*features: "):
+    pipeline.load_tokenizer_for(make_data_config(
+        tokenizer_extra_text=('system_translations/de:text_de',), tokenizer_vocab_size=1999))
