@@ -41,12 +41,11 @@ def continue_texts(model, variables, tokenizer, texts: list[str], generate_confi
                    data_config=None):
   """Generated continuations of `texts` (decoded up to EOS) with `config.generate`'s options;
   a decoder-only model reads its prompts as `data_config` (what it was trained on) did."""
+  decoder_only = model.family == 'decoder_only'
   bidirectional, prompt_eos = (prefix_lm_reading(data_config)
-                               if model.family == 'decoder_only' and data_config is not None
-                               else (False, False))
+                               if decoder_only and data_config is not None else (False, False))
   tokens, lengths = encode_prompts(model.family, tokenizer, texts, prompt_eos)
   options = dict(generate_config)
-  decoder_only = model.family == 'decoder_only'
   generated = decoding.generate(
       model, variables, tokens, rng=rng, eos_id=tokenizer.eos_id,
       prompt_lengths=lengths if decoder_only else None,
