@@ -56,10 +56,18 @@ def _with_extra_text(data_config, texts: Iterable[str]) -> Iterator[str]:
         iterators.remove(iterator)
 
 
-def _tokenizer_config(data_config, name: str):
-  """A copy whose `dataset` names the tokenizer cache: `name` and the extra text sources."""
+def tokenizer_cache_name(data_config) -> str:
+  """What a tokenizer trained for `data_config` is cached under: the task's name (its text, with
+  the prefixes, is what it trains on) or the dataset's, then the extra text sources."""
+  task = data_config.get('task')
+  base = f'task_{task}' if task else data_config.dataset
+  return '+'.join([base, *data_config.get('tokenizer_extra_text', ())])
+
+
+def _tokenizer_config(data_config):
+  """A copy whose `dataset` names the tokenizer cache."""
   config = data_config.copy_and_resolve_references()
-  config.dataset = '+'.join([name, *data_config.tokenizer_extra_text])
+  config.dataset = tokenizer_cache_name(data_config)
   return config
 
 
@@ -72,16 +80,13 @@ def load_tokenizer_for(data_config) -> tokenizer_lib.Tokenizer:
     def train_texts():
       source = sources.load_text_source(data_config, data_config.train_split)
       return _with_extra_text(data_config, itertools.islice(source, TOKENIZER_TRAIN_MAX_DOCS))
-    return tokenizer_lib.get_tokenizer(_tokenizer_config(data_config, data_config.dataset),
-                                       train_texts)
+    return tokenizer_lib.get_tokenizer(_tokenizer_config(data_config), train_texts)
 
   def task_texts():
     examples = task_examples(data_config, data_config.train_split)
     texts = (text for example in examples for text in (example.inputs, example.targets))
     return _with_extra_text(data_config, itertools.islice(texts, TOKENIZER_TRAIN_MAX_DOCS))
-  # The tokenizer cache is named after `dataset`: one per task, as the task's text (with its
-  # prefixes) is what it is trained on.
-  config = _tokenizer_config(data_config, f'task_{task.name}')
+  config = _tokenizer_config(data_config)
   try:
     return tokenizer_lib.get_tokenizer(config, task_texts)
   except RuntimeError as error:

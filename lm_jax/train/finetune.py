@@ -15,7 +15,7 @@ from flax import traverse_util
 
 from lm_jax import convert
 from lm_jax.convert import hf_files
-from lm_jax.data import sources
+from lm_jax.data import pipeline, sources
 from lm_jax.data import tokenizer as tokenizer_lib
 
 FINETUNE_MODES = ('full', 'frozen')
@@ -145,9 +145,9 @@ def _workdir_tokenizer(data: dict | None) -> str | None:
     return None
   if data.get('tokenizer_path'):
     return data['tokenizer_path']
-  data_dir = sources.resolved_data_dir(ml_collections.ConfigDict({'data_dir':
-                                                                  data.get('data_dir')}))
-  return tokenizer_lib.cache_path(data_dir, data['dataset'], data['tokenizer_vocab_size'])
+  data = ml_collections.ConfigDict(data)
+  return tokenizer_lib.cache_path(sources.resolved_data_dir(data),
+                                  pipeline.tokenizer_cache_name(data), data.tokenizer_vocab_size)
 
 
 def _load_hf(path: str) -> Pretrained:

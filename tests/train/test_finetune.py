@@ -13,6 +13,7 @@ import pytest
 from flax import traverse_util
 
 from lm_jax import convert, models
+from lm_jax.data import pipeline
 from lm_jax.data import tokenizer as tokenizer_lib
 from lm_jax.models.bert import Bert, BertClassifier, BertClassifierConfig, BertConfig
 from lm_jax.models.t5 import T5Config
@@ -158,6 +159,19 @@ def test_load_pretrained_lm_jax_workdir(tmp_path, tiny_config, data_dir):
   saved['data']['tokenizer_path'] = '/models/spm.model'
   config_file.write_text(json.dumps(saved))
   assert finetune.load_pretrained(workdir).tokenizer_path == '/models/spm.model'
+  # One that trained its vocabulary with extra text mixed in names the file it cached then.
+  extra = ('system_translations/de:target',)
+  saved['data'].update(tokenizer_path=None, tokenizer_extra_text=list(extra))
+  config_file.write_text(json.dumps(saved))
+  joint = config.data.copy_and_resolve_references()
+  joint.tokenizer_extra_text = extra
+  assert finetune.load_pretrained(workdir).tokenizer_path == \
+      pipeline.load_tokenizer_for(joint).path
+  # And a task run trained from scratch, the vocabulary of its task's text.
+  saved['data'].update(task='translate_en_de_system', tokenizer_extra_text=[])
+  config_file.write_text(json.dumps(saved))
+  assert finetune.load_pretrained(workdir).tokenizer_path == tokenizer_lib.cache_path(
+      data_dir, 'task_translate_en_de_system', 2000)
 
 
 def test_load_pretrained_hugging_face_directory(tmp_path, tiny_config, monkeypatch):
