@@ -64,13 +64,6 @@ def tokenizer_cache_name(data_config) -> str:
   return '+'.join([base, *data_config.get('tokenizer_extra_text', ())])
 
 
-def _tokenizer_config(data_config):
-  """A copy whose `dataset` names the tokenizer cache."""
-  config = data_config.copy_and_resolve_references()
-  config.dataset = tokenizer_cache_name(data_config)
-  return config
-
-
 def load_tokenizer_for(data_config) -> tokenizer_lib.Tokenizer:
   """The configured tokenizer, trained on (a bounded prefix of) the train split if needed: of
   the task's inputs and targets when `config.data.task` is set, else of `config.data.dataset`;
@@ -80,15 +73,15 @@ def load_tokenizer_for(data_config) -> tokenizer_lib.Tokenizer:
     def train_texts():
       source = sources.load_text_source(data_config, data_config.train_split)
       return _with_extra_text(data_config, itertools.islice(source, TOKENIZER_TRAIN_MAX_DOCS))
-    return tokenizer_lib.get_tokenizer(_tokenizer_config(data_config), train_texts)
+    return tokenizer_lib.get_tokenizer(data_config, train_texts,
+                                       tokenizer_cache_name(data_config))
 
   def task_texts():
     examples = task_examples(data_config, data_config.train_split)
     texts = (text for example in examples for text in (example.inputs, example.targets))
     return _with_extra_text(data_config, itertools.islice(texts, TOKENIZER_TRAIN_MAX_DOCS))
-  config = _tokenizer_config(data_config)
   try:
-    return tokenizer_lib.get_tokenizer(config, task_texts)
+    return tokenizer_lib.get_tokenizer(data_config, task_texts, tokenizer_cache_name(data_config))
   except RuntimeError as error:
     if 'Vocabulary size too high' not in str(error):
       raise

@@ -145,13 +145,19 @@ def cache_path(data_dir: str, dataset: str, vocab_size: int) -> str:
   return os.path.join(data_dir, 'lm_jax_tokenizers', f'{name}_{vocab_size}.model')
 
 
-def get_tokenizer(data_config, train_texts: Callable[[], Iterable[str]]) -> Tokenizer:
+def cached_path(data_config, name: str) -> str:
+  """Where `get_tokenizer` caches the tokenizer it trains for `data_config` under `name`."""
+  return cache_path(sources.resolved_data_dir(data_config), name, data_config.tokenizer_vocab_size)
+
+
+def get_tokenizer(data_config, train_texts: Callable[[], Iterable[str]],
+                  name: str | None = None) -> Tokenizer:
   """`config.data.tokenizer_path` if set, else one trained on `train_texts()` and cached
-  in `<data_dir>/lm_jax_tokenizers/` (reused by later runs)."""
+  in `<data_dir>/lm_jax_tokenizers/` under `name` (default `config.data.dataset`), reused by
+  later runs."""
   if data_config.tokenizer_path:
     return load(data_config.tokenizer_path, data_config.num_extra_ids)
-  path = cache_path(sources.resolved_data_dir(data_config), data_config.dataset,
-                    data_config.tokenizer_vocab_size)
+  path = cached_path(data_config, name or data_config.dataset)
   if not os.path.isfile(path):
     proto = train(train_texts(), data_config.tokenizer_vocab_size)
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -15,7 +15,7 @@ from flax import traverse_util
 
 from lm_jax import convert
 from lm_jax.convert import hf_files
-from lm_jax.data import pipeline, sources
+from lm_jax.data import pipeline
 from lm_jax.data import tokenizer as tokenizer_lib
 
 FINETUNE_MODES = ('full', 'frozen')
@@ -146,8 +146,7 @@ def _workdir_tokenizer(data: dict | None) -> str | None:
   if data.get('tokenizer_path'):
     return data['tokenizer_path']
   data = ml_collections.ConfigDict(data)
-  return tokenizer_lib.cache_path(sources.resolved_data_dir(data),
-                                  pipeline.tokenizer_cache_name(data), data.tokenizer_vocab_size)
+  return tokenizer_lib.cached_path(data, pipeline.tokenizer_cache_name(data))
 
 
 def _load_hf(path: str) -> Pretrained:
