@@ -40,7 +40,7 @@ def predict_batch(model, params, batch: dict, tokenizer, labels, generate_option
   decoded text. With a batch `sharding` the rows are predicted data-parallel over its devices
   (every host passes the whole batch and gets every prediction back)."""
   def place(array):
-    return array if sharding is None else partitioning.shard_batch({'x': array}, sharding)['x']
+    return array if sharding is None else partitioning.shard_rows(array, sharding)
 
   if model.family == 'encoder_classifier':
     inputs = batch if sharding is None else partitioning.shard_batch(batch, sharding)

@@ -39,14 +39,17 @@ def shard_batch(batch: dict, sharding: NamedSharding) -> dict:
   Each host copies to its devices only the rows they hold, so one code path serves one device,
   eight, and many hosts.
   """
-  n = sharding.mesh.size
-  for name, array in batch.items():
-    if array.shape[0] % n:
-      raise ValueError(f'Batch field {name!r} has {array.shape[0]} rows, which do not divide '
-                       f'across {n} devices: choose a batch size that is a multiple of {n}.')
-  return {name: jax.make_array_from_callback(array.shape, sharding,
-                                             lambda index, array=array: array[index])
+  return {name: shard_rows(array, sharding, f'Batch field {name!r}')
           for name, array in batch.items()}
+
+
+def shard_rows(array: np.ndarray, sharding: NamedSharding, what: str = 'The batch') -> jax.Array:
+  """One numpy array of the global batch, the same on every host, laid out over the mesh."""
+  n = sharding.mesh.size
+  if array.shape[0] % n:
+    raise ValueError(f'{what} has {array.shape[0]} rows, which do not divide across {n} '
+                     f'devices: choose a batch size that is a multiple of {n}.')
+  return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
 
 
 def gather_rows(array: jax.Array) -> np.ndarray:
