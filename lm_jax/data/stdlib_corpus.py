@@ -23,7 +23,7 @@ def split_of(key: str) -> str:
   return 'validation' if zlib.crc32(key.encode('utf-8')) % 100 < VALIDATION_PERCENT else 'train'
 
 
-def _stdlib_files(root: str) -> list[str]:
+def stdlib_files(root: str) -> list[str]:
   """Relative paths of the standard library's `.py` files, sorted, tests excluded."""
   paths = []
   for dirpath, dirnames, filenames in os.walk(root):
@@ -58,7 +58,7 @@ def _docstrings(tree: ast.Module) -> Iterator[tuple[str, str]]:
 def iter_documents() -> Iterator[tuple[str, str]]:
   """Yields (key, text) for every corpus document in a deterministic order."""
   root = sysconfig.get_paths()['stdlib']
-  for relpath in _stdlib_files(root):
+  for relpath in stdlib_files(root):
     try:
       with open(os.path.join(root, relpath), 'rb') as f:
         source = f.read()

@@ -35,23 +35,35 @@ def module_name(relpath: str) -> str:
   return '.'.join(parts)
 
 
+def paragraphs_of(docstring: str) -> list[str]:
+  """The non-blank paragraphs of a cleaned docstring, split at blank lines."""
+  paragraphs = [p.strip('\n') for p in _PARAGRAPH_BREAK.split(docstring.strip())]
+  return [p for p in paragraphs if p.strip()]
+
+
+def summary_of(paragraph: str) -> str | None:
+  """`paragraph` with its whitespace collapsed if it reads as a summary, else None."""
+  summary = ' '.join(paragraph.split())
+  if (not MIN_SUMMARY_WORDS <= len(summary.split()) <= MAX_SUMMARY_WORDS
+      or _SIGNATURE.match(summary)):
+    return None
+  return summary
+
+
 def summary_pair(docstring: str) -> tuple[str, str] | None:
   """(document, summary) of a cleaned docstring, or None when it does not make one.
 
   The summary is the first paragraph with its whitespace collapsed; the document is every
   later paragraph as written (indented examples keep their layout).
   """
-  paragraphs = [p.strip('\n') for p in _PARAGRAPH_BREAK.split(docstring.strip())]
-  paragraphs = [p for p in paragraphs if p.strip()]
+  paragraphs = paragraphs_of(docstring)
   if len(paragraphs) < 2:
     return None
-  summary = ' '.join(paragraphs[0].split())
+  summary = summary_of(paragraphs[0])
   document = '\n\n'.join(paragraphs[1:])
-  summary_words, document_words = len(summary.split()), len(document.split())
-  if (not MIN_SUMMARY_WORDS <= summary_words <= MAX_SUMMARY_WORDS
-      or _SIGNATURE.match(summary)
-      # A summary is shorter than what it summarises.
-      or document_words < max(MIN_DOCUMENT_WORDS, summary_words + 1)):
+  document_words = len(document.split())
+  # A summary is shorter than what it summarises.
+  if summary is None or document_words < max(MIN_DOCUMENT_WORDS, len(summary.split()) + 1):
     return None
   return document, summary
 

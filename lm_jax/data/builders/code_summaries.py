@@ -1,0 +1,158 @@
+"""TFDS builder `code_summaries`: a standard-library function's source, its docstring removed ->
+the docstring's summary line. Code summarization (as CodeSearchNet's Python pairs) built
+offline from Python's own source (PSF licence)."""
+
+import ast
+import inspect
+import os
+import platform
+import sysconfig
+import warnings
+from collections.abc import Iterator
+
+import tensorflow_datasets as tfds
+
+from lm_jax.data import stdlib_corpus
+from lm_jax.data.builders import docstring_summaries, offline
+
+FILE_FORMAT = offline.FILE_FORMAT
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_SKIP_DIRS = frozenset({'test', 'tests', 'testing', '__pycache__'})
+SOURCES = ('stdlib', 'installed')
+
+
+def functions(tree: ast.Module) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+  """(qualname, node) of every function and method, nested ones too, in source order."""
+
+  def visit(node, prefix):
+    for child in ast.iter_child_nodes(node):
+      if isinstance(child, (ast.ClassDef, *_FUNCTIONS)):
+        qualname = f'{prefix}{child.name}'
+        if isinstance(child, _FUNCTIONS):
+          yield qualname, child
+        yield from visit(child, qualname + '.')
+      elif isinstance(child, (ast.If, ast.Try, ast.With)):
+        # Definitions under `if sys.platform ...:` / `try: ... except ImportError:`.
+        yield from visit(child, prefix)
+
+  yield from visit(tree, '')
+
+
+def source_without_docstring(lines: list[str], node) -> str | None:
+  """The function's source (decorators, signature and body) with its docstring's lines cut
+  and its indentation removed; None when the docstring shares a line with code
+  (`def f(): "Doc."; return 1`) or nothing but the docstring is left."""
+  docstring = node.body[0]
+  first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+  if len(node.body) < 2 or docstring.lineno == node.lineno:
+    return None
+  if node.body[1].lineno == docstring.end_lineno:
+    return None
+  body = lines[docstring.end_lineno:node.end_lineno]
+  while not body[0].strip():  # the blank line that usually follows a docstring
+    body.pop(0)
+  kept = lines[first - 1:docstring.lineno - 1] + body
+  indent = len(lines[first - 1]) - len(lines[first - 1].lstrip())
+  # Lines of a multi-line string may start left of the def; those stay as they are.
+  dedented = [line[indent:] if not line[:indent].strip() else line for line in kept]
+  return '\n'.join(line.rstrip() for line in dedented).strip('\n')
+
+
+def _site_package_roots() -> list[str]:
+  return sorted({sysconfig.get_paths()['purelib'], sysconfig.get_paths()['platlib']})
+
+
+def installed_package_files() -> list[tuple[str, str]]:
+  """(root, relative path) of the `.py` files of every installed distribution (site-packages),
+  sorted, test directories excluded."""
+  files = []
+  for root in _site_package_roots():
+    for dirpath, dirnames, filenames in os.walk(root):
+      dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+      files += [(root, os.path.relpath(os.path.join(dirpath, name), root))
+                for name in sorted(filenames) if name.endswith('.py')]
+  return files
+
+
+def source_files(source: str) -> list[tuple[str, str]]:
+  """(root, relative path) of the `.py` files `source` ('stdlib' or 'installed') reads."""
+  stdlib = sysconfig.get_paths()['stdlib']
+  files = [(stdlib, relpath) for relpath in stdlib_corpus.stdlib_files(stdlib)]
+  return files + installed_package_files() if source == 'installed' else files
+
+
+def examples(source: str = 'stdlib') -> Iterator[tuple[str, str, dict]]:
+  """(key, module path, example) for every function of `source` whose docstring opens with a
+  summary and whose body is more than the docstring; a (code, summary) pair seen before (a
+  vendored copy) is skipped."""
+  seen_pairs = set()
+  for root, relpath in source_files(source):
+    try:
+      with open(os.path.join(root, relpath), 'rb') as f:
+        source_bytes = f.read()
+      with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # invalid escape sequences in old modules
+        tree = ast.parse(source_bytes, filename=relpath)
+      lines = source_bytes.decode('utf-8').splitlines()
+    except (SyntaxError, ValueError, UnicodeDecodeError, RecursionError):
+      continue  # lib2to3 fixtures, Python 2 files and badly encoded test data
+    seen = set()
+    for qualname, node in functions(tree):
+      docstring = ast.get_docstring(node)
+      key = f'{relpath}::{qualname}'
+      if not docstring or key in seen:  # redefinitions under if/else: the first one
+        continue
+      seen.add(key)
+      paragraphs = docstring_summaries.paragraphs_of(inspect.cleandoc(docstring))
+      summary = docstring_summaries.summary_of(paragraphs[0]) if paragraphs else None
+      code = source_without_docstring(lines, node)
+      if summary is None or code is None or (code, summary) in seen_pairs:
+        continue
+      seen_pairs.add((code, summary))
+      name = f'{docstring_summaries.module_name(relpath)}.{qualname}'
+      yield key, relpath, {'code': code, 'summary': summary, 'name': name}
+
+
+class CodeSummaries(offline.OfflineBuilder):
+  """Python functions' code and their docstrings' summary lines."""
+
+  BUILDER_CONFIGS = [
+      tfds.core.BuilderConfig(name='stdlib', description="This Python's standard library."),
+      tfds.core.BuilderConfig(
+          name='installed', description='The standard library and every installed package '
+          '(site-packages): ten times the pairs, depending on what is installed.'),
+  ]
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=(
+            'Functions and methods of the standard library of Python '
+            f'{platform.python_version()} (parsed with `ast`, never imported; test '
+            'directories excluded) whose docstring opens with a summary paragraph. summary: '
+            'that paragraph, whitespace collapsed, '
+            f'{docstring_summaries.MIN_SUMMARY_WORDS}-{docstring_summaries.MAX_SUMMARY_WORDS} '
+            'words, not a call signature; code: the source from the first decorator to the '
+            'end of the body, the whole docstring removed, dedented; name: the qualified '
+            'name (json.JSONEncoder.encode). Splits 80/10/10 by a hash of the module path, '
+            'so a module is in one split only. The text depends on the Python version that '
+            'prepared it.'),
+        features=tfds.features.FeaturesDict({
+            'code': tfds.features.Text(),
+            'summary': tfds.features.Text(),
+            'name': tfds.features.Text(),
+        }),
+        homepage='https://docs.python.org/3/library/',
+        license='Python Software Foundation License Version 2 (PSF-2.0), as the '
+        'Python source it is extracted from.',
+    )
+
+  def _keyed_examples(self):
+    for key, relpath, example in examples(self.builder_config.name):
+      yield docstring_summaries.split_of(relpath), key, example
+
+
+def prepare(source: str, data_dir: str | None = None) -> CodeSummaries:
+  """Prepares `code_summaries/<source>` in `data_dir` if needed (offline: seconds for stdlib,
+  minutes for installed) and returns the builder."""
+  return offline.prepare(CodeSummaries(config=source, data_dir=data_dir))
