@@ -7,9 +7,11 @@ directory with its spiece.model.
 Variants (`--config=configs/finetune_summarization.py:<variant>`):
   (none)      T5's recipe on CNN/Daily Mail (TFDS `cnn_dailymail`, prepared beforehand).
   xsum        the same on XSum (TFDS `xsum`).
+  code        offline code summarization: a function's code -> its docstring's summary line, from the
+              standard library and every installed package (`summarize_code_installed`).
   docstrings  the offline standard-library docstrings: the rest of a docstring -> its summary line.
-  tiny        the docstrings, fine-tuning a tiny pretrained run (configs/t5_small.py:tiny) in under
-              5 minutes on CPU: --config.init_from=runs/t5_small_tiny
+  tiny        the code summaries, fine-tuning a tiny pretrained run (configs/t5_small.py:tiny) in
+              under 5 minutes on CPU: --config.init_from=runs/t5_small_tiny
 """
 from lm_jax import finetune_presets
 from lm_jax.config_schema import default_config
@@ -21,14 +23,17 @@ def get_config(variant=None):
   c.eval.metrics = ('rouge',)
   if variant == 'xsum':
     c.data.task = 'xsum'
-  elif variant in ('docstrings', 'tiny'):
+  elif variant == 'docstrings':
     c.data.task = 'summarize_docstrings'
     c.data.targets_length = 64  # summaries are 3-40 words
+  elif variant in ('code', 'tiny'):
+    c.data.task = 'summarize_code_installed'
+    c.data.targets_length = 64
   if variant == 'tiny':
     finetune_presets.tiny(c, num_train_steps=1500)
     c.data.inputs_length = 128
     c.data.targets_length = 48
-  elif variant not in (None, 'xsum', 'docstrings'):
+  elif variant not in (None, 'xsum', 'docstrings', 'code'):
     raise ValueError(f'Unknown variant {variant!r} of configs/finetune_summarization.py; use '
-                     'xsum, docstrings or tiny.')
+                     'xsum, code, docstrings or tiny.')
   return c

@@ -3,6 +3,7 @@ import os
 import pytest
 
 from lm_jax import config_schema, models
+from lm_jax.data import tasks
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -12,6 +13,23 @@ def test_shipped_configs_are_valid(variant):
   config = config_schema.load_config(os.path.join(REPO, 'configs', 't5_small.py' + variant))
   config_schema.validate_config(config)
   models.build_model(config.model)
+
+
+FINETUNE_VARIANTS = {
+    'finetune_translation.py': ['', 'system', 'tiny'],
+    'finetune_summarization.py': ['', 'xsum', 'code', 'docstrings', 'tiny'],
+    'finetune_classification.py': ['', 'wordnet', 'tiny', 'bert_tiny'],
+    'finetune_qa.py': ['', 'reference', 'faq', 'tiny'],
+}
+
+
+@pytest.mark.parametrize('spec', [f'{name}:{variant}' if variant else name
+                                  for name, variants in FINETUNE_VARIANTS.items()
+                                  for variant in variants])
+def test_finetune_configs_are_valid_and_name_a_task(spec):
+  config = config_schema.load_config(os.path.join(REPO, 'configs', spec))
+  config_schema.validate_config(config)
+  assert config.data.task in tasks.NAMES
 
 
 def test_t5_small_has_the_papers_shape():

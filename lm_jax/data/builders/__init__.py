@@ -7,9 +7,11 @@ from collections.abc import Callable
 import tensorflow_datasets as tfds
 
 from lm_jax.data import stdlib_docs_builder
+from lm_jax.data.builders import code_summaries
 from lm_jax.data.builders import django_translations
 from lm_jax.data.builders import docstring_summaries
 from lm_jax.data.builders import python_faq
+from lm_jax.data.builders import python_reference_qa
 from lm_jax.data.builders import system_translations
 from lm_jax.data.builders import wordnet_categories
 
@@ -22,8 +24,11 @@ _PREPARERS: dict[str, Callable[[str | None], tfds.core.DatasetBuilder]] = {
     # is imported first this module runs while stdlib_docs_builder is still half-defined.
     'stdlib_docs': lambda data_dir: stdlib_docs_builder.prepare(data_dir),
     'docstring_summaries': docstring_summaries.prepare,
+    **{f'code_summaries/{source}': functools.partial(code_summaries.prepare, source)
+       for source in code_summaries.SOURCES},
     'wordnet_categories': wordnet_categories.prepare,
     'python_faq': python_faq.prepare,
+    'python_reference_qa': python_reference_qa.prepare,
     **{f'{_DJANGO}/{language}': functools.partial(django_translations.prepare, language)
        for language in django_translations.LANGUAGES},
     **{f'{_SYSTEM}/{language}': functools.partial(system_translations.prepare, language)

@@ -50,21 +50,27 @@ def split_of(key: str) -> str:
   return offline.hash_split(key, {'train': 85, 'validation': 15})
 
 
-def _candidate_dirs() -> list[str]:
-  """$LM_JAX_PYTHON_FAQ_DIR alone if set; else the FAQ sources of this Python's version
-  first, then of other python3.X docs packages, newest first."""
-  if os.environ.get(ENV_VAR):
-    return [os.environ[ENV_VAR]]
+def doc_source_dirs(part: str) -> list[str]:
+  """The `part` ('faq', 'library') of the docs' rst sources: of this Python's version first,
+  then of other python3.X docs packages, newest first."""
   version = f'python{sys.version_info.major}.{sys.version_info.minor}'
-  pattern = os.path.join(DOC_ROOT, 'python3.*', 'html', '_sources', 'faq')
+  pattern = os.path.join(DOC_ROOT, 'python3.*', 'html', '_sources', part)
   others = [d for d in glob.glob(pattern)
             if re.fullmatch(r'python3\.\d+', d.split(os.sep)[-4]) and version not in d]
   others.sort(key=lambda d: int(d.split(os.sep)[-4].split('.')[1]), reverse=True)
-  return [os.path.join(DOC_ROOT, version, 'html', '_sources', 'faq')] + others
+  return [os.path.join(DOC_ROOT, version, 'html', '_sources', part)] + others
 
 
-def faq_files(directory: str) -> list[str]:
-  """The FAQ sources of `directory`, sorted; Sphinx names them faq/x.rst.txt (older: x.txt)."""
+def _candidate_dirs() -> list[str]:
+  """$LM_JAX_PYTHON_FAQ_DIR alone if set; else the FAQ sources of the docs packages."""
+  if os.environ.get(ENV_VAR):
+    return [os.environ[ENV_VAR]]
+  return doc_source_dirs('faq')
+
+
+def rst_pages(directory: str) -> list[str]:
+  """The rst source pages of `directory` (a docs part: faq/, library/) but its index, sorted;
+  Sphinx names them x.rst.txt (older: x.txt)."""
   files = glob.glob(os.path.join(directory, '*.rst.txt')) or glob.glob(
       os.path.join(directory, '*.txt'))
   return sorted(f for f in files if section_name(f) != 'index')
@@ -74,7 +80,7 @@ def source_dir() -> str:
   """The first candidate directory holding FAQ sources, or a FileNotFoundError saying how."""
   candidates = _candidate_dirs()
   for directory in candidates:
-    if faq_files(directory):
+    if rst_pages(directory):
       return directory
   raise FileNotFoundError(
       'python_faq reads the reStructuredText sources of the Python FAQ, found in none of '
@@ -263,7 +269,7 @@ def qa_pairs(text: str) -> Iterator[tuple[str, str]]:
 def examples(directory: str) -> Iterator[tuple[str, dict]]:
   """(key, example) of every FAQ question in `directory`, file by file."""
   texts = {}
-  for path in faq_files(directory):
+  for path in rst_pages(directory):
     with open(path, encoding='utf-8') as f:
       texts[section_name(path)] = f.read()
   titles = {}  # FAQ pages refer to each other's sections

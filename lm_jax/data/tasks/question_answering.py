@@ -1,5 +1,6 @@
 """Question answering in T5's format: closed-book questions ('question: ...') on the offline
-Python FAQ, and SQuAD with its context. Scored by SQuAD exact match and F1."""
+Python FAQ; extractive questions with their context ('question: ... context: ...') on the
+offline Python library reference and on SQuAD. Scored by SQuAD exact match and F1."""
 
 from lm_jax.data.tasks.task import Example, Task, register, single_reference
 
@@ -8,6 +9,11 @@ METRICS = ('squad',)
 
 def _python_faq(record: dict) -> Example:
   return single_reference('question: ' + record['question'], record['answer'])
+
+
+def _python_reference_qa(record: dict) -> Example:
+  return single_reference(f"question: {record['question']} context: {record['context']}",
+                          record['answer'])
 
 
 def _squad(record: dict) -> Example:
@@ -26,9 +32,17 @@ register(Task(
     metrics=METRICS,
     description="Closed-book QA on the questions and answers of Python's FAQ (offline)."))
 register(Task(
+    name='python_reference_qa',
+    dataset='python_reference_qa',
+    preprocess=_python_reference_qa,
+    metrics=METRICS,
+    description='Extractive QA on the Python library reference: templated questions about a '
+    'function, class or method, answered by a sentence of its documentation given as context '
+    '(offline).'))
+register(Task(
     name='squad',
     dataset='squad',
     preprocess=_squad,
     metrics=METRICS,
     description='SQuAD v1.1 extractive QA, the question with its context paragraph (TFDS).',
-    offline_alternative='python_faq'))
+    offline_alternative='python_reference_qa'))

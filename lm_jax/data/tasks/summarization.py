@@ -20,6 +20,20 @@ register(Task(
     metrics=METRICS,
     description="Python standard library docstrings: the body -> its first paragraph (offline)."))
 register(Task(
+    name='summarize_code',
+    dataset='code_summaries/stdlib',
+    preprocess=_preprocess('code', 'summary'),
+    metrics=METRICS,
+    description="Python standard library functions: the code -> its docstring's summary line "
+    '(offline).'))
+register(Task(
+    name='summarize_code_installed',
+    dataset='code_summaries/installed',
+    preprocess=_preprocess('code', 'summary'),
+    metrics=METRICS,
+    description='The same from the standard library and every installed package (offline, '
+    'ten times the pairs).'))
+register(Task(
     name='cnn_dailymail',
     dataset='cnn_dailymail',
     preprocess=_preprocess('article', 'highlights'),

@@ -10,14 +10,16 @@ import pytest
 import tensorflow_datasets as tfds
 
 from lm_jax.data import builders
-from lm_jax.data.builders import django_translations, system_translations
+from lm_jax.data.builders import code_summaries, django_translations, system_translations
 
 
 def test_names_cover_every_offline_dataset():
   assert {'stdlib_docs', 'docstring_summaries', 'wordnet_categories', 'python_faq',
           'django_translations/de', 'django_translations/fr',
-          'django_translations/zh_Hans'} <= set(builders.NAMES)
-  assert len(builders.NAMES) == (4 + len(django_translations.LANGUAGES)
+          'django_translations/zh_Hans', 'code_summaries/stdlib',
+          'code_summaries/installed'} <= set(builders.NAMES)
+  assert len(builders.NAMES) == (5 + len(code_summaries.SOURCES)
+                                 + len(django_translations.LANGUAGES)
                                  + len(system_translations.LANGUAGES))
 
 

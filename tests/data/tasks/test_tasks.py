@@ -30,6 +30,10 @@ CASES = {
                      ("C'est bien.",))),
     'summarize_docstrings': ({'document': 'Body text.', 'summary': 'Sum.', 'name': 'os.path'},
                              ('summarize: Body text.', 'Sum.', ('Sum.',))),
+    'summarize_code': ({'code': 'def f():\n    return 1', 'summary': 'Return one.', 'name': 'm.f'},
+                       ('summarize: def f():\n    return 1', 'Return one.', ('Return one.',))),
+    'summarize_code_installed': ({'code': 'def g(): pass', 'summary': 'Do nothing.', 'name': 'g'},
+                                 ('summarize: def g(): pass', 'Do nothing.', ('Do nothing.',))),
     'cnn_dailymail': ({'article': 'A long article.', 'highlights': 'Short.', 'id': 'x'},
                       ('summarize: A long article.', 'Short.', ('Short.',))),
     'xsum': ({'document': 'A BBC story.', 'summary': 'One line.', 'id': '1'},
@@ -42,6 +46,12 @@ CASES = {
                   ('sst2 sentence: a gorgeous film', 'positive', ('positive',))),
     'python_faq': ({'question': 'Why is Python slow?', 'answer': 'It is not.', 'section': 'x'},
                    ('question: Why is Python slow?', 'It is not.', ('It is not.',))),
+    'python_reference_qa': ({'question': 'What does json.dumps do?',
+                             'context': 'json.dumps(obj): Serialize obj to a str.',
+                             'answer': 'Serialize obj to a str.', 'name': 'json.dumps'},
+                            ('question: What does json.dumps do? context: json.dumps(obj): '
+                             'Serialize obj to a str.', 'Serialize obj to a str.',
+                             ('Serialize obj to a str.',))),
     'squad': ({'id': '1', 'title': 'T', 'question': 'Who?', 'context': 'Ann ran.',
                'answers': {'text': ['Ann', 'Ann ran'], 'answer_start': [0, 0]}},
               ('question: Who? context: Ann ran.', 'Ann', ('Ann', 'Ann ran'))),
@@ -159,8 +169,9 @@ PREFIXES = {'translate_en_de': 'translate English to German: ',
             'translate_en_es': 'translate English to Spanish: ',
             'translate_en_it': 'translate English to Italian: ',
             'translate_en_nl': 'translate English to Dutch: ',
-            'summarize_docstrings': 'summarize: ', 'wordnet_categories': 'wordnet category: ',
-            'python_faq': 'question: '}
+            'summarize_docstrings': 'summarize: ', 'summarize_code': 'summarize: ',
+            'summarize_code_installed': 'summarize: ', 'wordnet_categories': 'wordnet category: ',
+            'python_faq': 'question: ', 'python_reference_qa': 'question: '}
 PREFIXES.update({f'{name}_system': prefix for name, prefix in list(PREFIXES.items())
                  if name.startswith('translate_en_')})
 
@@ -180,6 +191,19 @@ def wordnet_files(tmp_path, monkeypatch):
   return str(tmp_path / 'tfds')
 
 
+@pytest.fixture
+def installed_packages(tmp_path, monkeypatch):
+  """A site-packages of one small package (all of the real one takes minutes to read; the
+  builder's own tests cover its rules)."""
+  from lm_jax.data.builders import code_summaries
+  package = tmp_path / 'site-packages' / 'pkg'
+  package.mkdir(parents=True)
+  (package / 'maths.py').write_text(
+      'def add(a, b):\n    """Add two numbers together."""\n    return a + b\n')
+  monkeypatch.setattr(code_summaries, '_site_package_roots', lambda: [str(package.parent)])
+  return str(tmp_path / 'tfds')
+
+
 def test_offline_tasks():
   assert set(OFFLINE_TASKS) == set(PREFIXES)
   from lm_jax.data import builders
@@ -192,7 +216,9 @@ def test_offline_task_end_to_end(name, make_data_config, tokenizer, request):
   from lm_jax.data import pipeline
   from lm_jax.data.tasks import task_iterator
   task = tasks.get(name)
-  data_dir = request.getfixturevalue('wordnet_files') if name == 'wordnet_categories' else None
+  fixture = {'wordnet_categories': 'wordnet_files',
+             'summarize_code_installed': 'installed_packages'}.get(name)
+  data_dir = request.getfixturevalue(fixture) if fixture else None
   config = make_data_config(task=name, tokenizer_path=tokenizer.path, inputs_length=48,
                             targets_length=24, **({'data_dir': data_dir} if data_dir else {}))
   splits = builders.prepare(task.dataset, config.data_dir).info.splits
