@@ -8,7 +8,7 @@ from lm_jax.data import tasks
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.parametrize('variant', ['', ':cpu', ':tiny'])
+@pytest.mark.parametrize('variant', ['', ':cpu', ':tiny', ':mini'])
 def test_shipped_configs_are_valid(variant):
   config = config_schema.load_config(os.path.join(REPO, 'configs', 't5_small.py' + variant))
   config_schema.validate_config(config)
@@ -17,7 +17,7 @@ def test_shipped_configs_are_valid(variant):
 
 FINETUNE_VARIANTS = {
     'finetune_translation.py': ['', 'system', 'tiny'],
-    'finetune_summarization.py': ['', 'xsum', 'code', 'docstrings', 'tiny'],
+    'finetune_summarization.py': ['', 'xsum', 'code', 'docstrings', 'tiny', 'cpu'],
     'finetune_classification.py': ['', 'wordnet', 'tiny', 'bert_tiny'],
     'finetune_qa.py': ['', 'reference', 'faq', 'tiny'],
 }
