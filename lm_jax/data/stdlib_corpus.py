@@ -34,6 +34,20 @@ def stdlib_files(root: str) -> list[str]:
   return sorted(paths)
 
 
+def parse_file(path: str, relpath: str) -> tuple[ast.Module, str] | None:
+  """The syntax tree and text of a Python 3 source file; None for one that is not (lib2to3
+  fixtures, Python 2 files, badly encoded test data)."""
+  try:
+    with open(path, 'rb') as f:
+      source = f.read()
+    with warnings.catch_warnings():
+      warnings.simplefilter('ignore')  # invalid escape sequences in old modules
+      tree = ast.parse(source, filename=relpath)
+    return tree, source.decode('utf-8')
+  except (SyntaxError, ValueError, UnicodeDecodeError, RecursionError):
+    return None
+
+
 def _docstrings(tree: ast.Module) -> Iterator[tuple[str, str]]:
   """(qualname, docstring) of the module, then its classes and functions in source order."""
   doc = ast.get_docstring(tree, clean=False)
@@ -59,14 +73,10 @@ def iter_documents() -> Iterator[tuple[str, str]]:
   """Yields (key, text) for every corpus document in a deterministic order."""
   root = sysconfig.get_paths()['stdlib']
   for relpath in stdlib_files(root):
-    try:
-      with open(os.path.join(root, relpath), 'rb') as f:
-        source = f.read()
-      with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # invalid escape sequences in old modules
-        tree = ast.parse(source, filename=relpath)
-    except (SyntaxError, ValueError, UnicodeDecodeError):
-      continue  # lib2to3 fixtures and badly encoded test data are not Python 3
+    parsed = parse_file(os.path.join(root, relpath), relpath)
+    if parsed is None:
+      continue
+    tree, _ = parsed
     seen = set()
     for qualname, doc in _docstrings(tree):
       text = inspect.cleandoc(doc)

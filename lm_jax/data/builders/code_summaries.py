@@ -7,7 +7,6 @@ import inspect
 import os
 import platform
 import sysconfig
-import warnings
 from collections.abc import Iterator
 
 import tensorflow_datasets as tfds
@@ -87,15 +86,11 @@ def examples(source: str = 'stdlib') -> Iterator[tuple[str, str, dict]]:
   vendored copy) is skipped."""
   seen_pairs = set()
   for root, relpath in source_files(source):
-    try:
-      with open(os.path.join(root, relpath), 'rb') as f:
-        source_bytes = f.read()
-      with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # invalid escape sequences in old modules
-        tree = ast.parse(source_bytes, filename=relpath)
-      lines = source_bytes.decode('utf-8').splitlines()
-    except (SyntaxError, ValueError, UnicodeDecodeError, RecursionError):
-      continue  # lib2to3 fixtures, Python 2 files and badly encoded test data
+    parsed = stdlib_corpus.parse_file(os.path.join(root, relpath), relpath)
+    if parsed is None:
+      continue
+    tree, text = parsed
+    lines = text.splitlines()
     seen = set()
     for qualname, node in functions(tree):
       docstring = ast.get_docstring(node)
