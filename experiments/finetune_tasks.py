@@ -1,6 +1,6 @@
 """Pretrain the tiny T5, a twice as wide T5 and the tiny BERT on the embedded corpus, fine-tune
-them on each offline task, and compare the scores with trivial baselines (about 50 minutes on 2
-CPU cores, half of it the code summaries).
+them on each offline task, and compare the scores with trivial baselines (an estimated 45-50
+minutes on 2 CPU cores, more than half of it the code summaries).
 
   python experiments/finetune_tasks.py [--workdir runs/finetune_tasks] [--data_dir DIR]
 
