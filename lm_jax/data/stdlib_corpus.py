@@ -48,25 +48,32 @@ def parse_file(path: str, relpath: str) -> tuple[ast.Module, str] | None:
     return None
 
 
-def _docstrings(tree: ast.Module) -> Iterator[tuple[str, str]]:
-  """(qualname, docstring) of the module, then its classes and functions in source order."""
-  doc = ast.get_docstring(tree, clean=False)
-  if doc:
-    yield '<module>', doc
+def definitions(tree: ast.Module) -> Iterator[tuple[str, ast.ClassDef | ast.FunctionDef |
+                                                     ast.AsyncFunctionDef]]:
+  """(qualname, node) of every class and function, nested ones too, in source order."""
 
   def visit(node, prefix):
     for child in ast.iter_child_nodes(node):
       if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
         qualname = f'{prefix}{child.name}'
-        doc = ast.get_docstring(child, clean=False)
-        if doc:
-          yield qualname, doc
+        yield qualname, child
         yield from visit(child, qualname + '.')
       elif isinstance(child, (ast.If, ast.Try, ast.With)):
         # Definitions under `if sys.platform ...:` / `try: ... except ImportError:`.
         yield from visit(child, prefix)
 
   yield from visit(tree, '')
+
+
+def _docstrings(tree: ast.Module) -> Iterator[tuple[str, str]]:
+  """(qualname, docstring) of the module, then its classes and functions in source order."""
+  doc = ast.get_docstring(tree, clean=False)
+  if doc:
+    yield '<module>', doc
+  for qualname, node in definitions(tree):
+    doc = ast.get_docstring(node, clean=False)
+    if doc:
+      yield qualname, doc
 
 
 def iter_documents() -> Iterator[tuple[str, str]]:

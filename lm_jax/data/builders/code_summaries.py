@@ -15,26 +15,15 @@ from lm_jax.data import stdlib_corpus
 from lm_jax.data.builders import docstring_summaries, offline
 
 FILE_FORMAT = offline.FILE_FORMAT
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SKIP_DIRS = frozenset({'test', 'tests', 'testing', '__pycache__'})
 SOURCES = ('stdlib', 'installed')
 
 
 def functions(tree: ast.Module) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
   """(qualname, node) of every function and method, nested ones too, in source order."""
-
-  def visit(node, prefix):
-    for child in ast.iter_child_nodes(node):
-      if isinstance(child, (ast.ClassDef, *_FUNCTIONS)):
-        qualname = f'{prefix}{child.name}'
-        if isinstance(child, _FUNCTIONS):
-          yield qualname, child
-        yield from visit(child, qualname + '.')
-      elif isinstance(child, (ast.If, ast.Try, ast.With)):
-        # Definitions under `if sys.platform ...:` / `try: ... except ImportError:`.
-        yield from visit(child, prefix)
-
-  yield from visit(tree, '')
+  for qualname, node in stdlib_corpus.definitions(tree):
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+      yield qualname, node
 
 
 def source_without_docstring(lines: list[str], node) -> str | None:
