@@ -4,7 +4,7 @@ Variants (`--config=configs/t5_small.py:<variant>`):
   (none)  the real shape and recipe: batch 128 x 512 tokens, Adafactor, rsqrt from 0.01.
   cpu     the real shape on a laptop CPU: inputs 128, batch 8, 200 steps (about 7 minutes).
   tiny    a 2-layer model for tests; trains in about a minute on CPU.
-  mini    tiny at width 128 (d_ff 512): the largest that fine-tunes on CPU in half an hour.
+  mini    tiny at width 128 (d_ff 512): fine-tunes on the code summaries on CPU in half an hour.
 """
 from lm_jax.config_schema import default_config
 
