@@ -8,6 +8,7 @@ import os
 import platform
 import sysconfig
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import tensorflow_datasets as tfds
 
@@ -69,11 +70,22 @@ def source_files(source: str) -> list[tuple[str, str]]:
   return files + installed_package_files() if source == 'installed' else files
 
 
-def examples(source: str = 'stdlib') -> Iterator[tuple[str, str, dict]]:
-  """(key, module path, example) for every function of `source` whose docstring opens with a
-  summary and whose body is more than the docstring; a (code, summary) pair seen before (a
-  vendored copy) is skipped."""
-  seen_pairs = set()
+class DocumentedFunction(NamedTuple):
+  relpath: str  # of its module, under its root
+  qualname: str  # within its module: JSONEncoder.encode
+  node: ast.FunctionDef | ast.AsyncFunctionDef
+  lines: list[str]  # of its module's source
+  summary: str  # its docstring's summary line
+
+  @property
+  def name(self) -> str:
+    """Qualified with its module: json.JSONEncoder.encode."""
+    return f'{docstring_summaries.module_name(self.relpath)}.{self.qualname}'
+
+
+def documented_functions(source: str = 'stdlib') -> Iterator[DocumentedFunction]:
+  """Every function of `source` whose docstring opens with a summary, file by file in source
+  order; of a name defined twice in a module (under if/else), the first definition."""
   for root, relpath in source_files(source):
     parsed = stdlib_corpus.parse_file(os.path.join(root, relpath), relpath)
     if parsed is None:
@@ -83,18 +95,26 @@ def examples(source: str = 'stdlib') -> Iterator[tuple[str, str, dict]]:
     seen = set()
     for qualname, node in functions(tree):
       docstring = ast.get_docstring(node)
-      key = f'{relpath}::{qualname}'
-      if not docstring or key in seen:  # redefinitions under if/else: the first one
+      if not docstring or qualname in seen:
         continue
-      seen.add(key)
+      seen.add(qualname)
       paragraphs = docstring_summaries.paragraphs_of(inspect.cleandoc(docstring))
       summary = docstring_summaries.summary_of(paragraphs[0]) if paragraphs else None
-      code = source_without_docstring(lines, node)
-      if summary is None or code is None or (code, summary) in seen_pairs:
-        continue
-      seen_pairs.add((code, summary))
-      name = f'{docstring_summaries.module_name(relpath)}.{qualname}'
-      yield key, relpath, {'code': code, 'summary': summary, 'name': name}
+      if summary is not None:
+        yield DocumentedFunction(relpath, qualname, node, lines, summary)
+
+
+def examples(source: str = 'stdlib') -> Iterator[tuple[str, str, dict]]:
+  """(key, module path, example) for every documented function of `source` whose body is more
+  than the docstring; a (code, summary) pair seen before (a vendored copy) is skipped."""
+  seen_pairs = set()
+  for function in documented_functions(source):
+    code = source_without_docstring(function.lines, function.node)
+    if code is None or (code, function.summary) in seen_pairs:
+      continue
+    seen_pairs.add((code, function.summary))
+    example = {'code': code, 'summary': function.summary, 'name': function.name}
+    yield f'{function.relpath}::{function.qualname}', function.relpath, example
 
 
 class CodeSummaries(offline.OfflineBuilder):
