@@ -19,7 +19,7 @@ FINETUNE_VARIANTS = {
     'finetune_translation.py': ['', 'system', 'tiny'],
     'finetune_summarization.py': ['', 'xsum', 'code', 'docstrings', 'tiny', 'cpu'],
     'finetune_classification.py': ['', 'wordnet', 'tiny', 'bert_tiny'],
-    'finetune_qa.py': ['', 'reference', 'faq', 'tiny'],
+    'finetune_qa.py': ['', 'reference', 'docstrings', 'faq', 'tiny', 'cpu'],
 }
 
 

@@ -9,6 +9,7 @@ import tensorflow_datasets as tfds
 from lm_jax.data import stdlib_docs_builder
 from lm_jax.data.builders import code_summaries
 from lm_jax.data.builders import django_translations
+from lm_jax.data.builders import docstring_qa
 from lm_jax.data.builders import docstring_summaries
 from lm_jax.data.builders import python_faq
 from lm_jax.data.builders import python_reference_qa
@@ -29,6 +30,8 @@ _PREPARERS: dict[str, Callable[[str | None], tfds.core.DatasetBuilder]] = {
     'wordnet_categories': wordnet_categories.prepare,
     'python_faq': python_faq.prepare,
     'python_reference_qa': python_reference_qa.prepare,
+    **{f'docstring_qa/{source}': functools.partial(docstring_qa.prepare, source)
+       for source in docstring_qa.SOURCES},
     **{f'{_DJANGO}/{language}': functools.partial(django_translations.prepare, language)
        for language in django_translations.LANGUAGES},
     **{f'{_SYSTEM}/{language}': functools.partial(system_translations.prepare, language)

@@ -1,6 +1,7 @@
 """Question answering in T5's format: closed-book questions ('question: ...') on the offline
 Python FAQ; extractive questions with their context ('question: ... context: ...') on the
-offline Python library reference and on SQuAD. Scored by SQuAD exact match and F1."""
+offline Python library reference, on Python modules' docstrings and on SQuAD. Scored by SQuAD
+exact match and F1."""
 
 from lm_jax.data.tasks.task import Example, Task, register, single_reference
 
@@ -11,7 +12,7 @@ def _python_faq(record: dict) -> Example:
   return single_reference('question: ' + record['question'], record['answer'])
 
 
-def _python_reference_qa(record: dict) -> Example:
+def _extractive(record: dict) -> Example:
   return single_reference(f"question: {record['question']} context: {record['context']}",
                           record['answer'])
 
@@ -34,11 +35,25 @@ register(Task(
 register(Task(
     name='python_reference_qa',
     dataset='python_reference_qa',
-    preprocess=_python_reference_qa,
+    preprocess=_extractive,
     metrics=METRICS,
     description='Extractive QA on the Python library reference: templated questions about a '
     'function, class or method, answered by a sentence of its documentation given as context '
     '(offline).'))
+register(Task(
+    name='docstring_qa',
+    dataset='docstring_qa/stdlib',
+    preprocess=_extractive,
+    metrics=METRICS,
+    description="Extractive QA on Python's standard library: what does a function do, answered "
+    "by its docstring's summary line in a context listing its module's functions (offline)."))
+register(Task(
+    name='docstring_qa_installed',
+    dataset='docstring_qa/installed',
+    preprocess=_extractive,
+    metrics=METRICS,
+    description='The same over the standard library and every installed package (offline, '
+    '~90k questions).'))
 register(Task(
     name='squad',
     dataset='squad',

@@ -10,15 +10,17 @@ import pytest
 import tensorflow_datasets as tfds
 
 from lm_jax.data import builders
-from lm_jax.data.builders import code_summaries, django_translations, system_translations
+from lm_jax.data.builders import code_summaries, django_translations, docstring_qa
+from lm_jax.data.builders import system_translations
 
 
 def test_names_cover_every_offline_dataset():
   assert {'stdlib_docs', 'docstring_summaries', 'wordnet_categories', 'python_faq',
           'django_translations/de', 'django_translations/fr',
           'django_translations/zh_Hans', 'code_summaries/stdlib',
-          'code_summaries/installed'} <= set(builders.NAMES)
-  assert len(builders.NAMES) == (5 + len(code_summaries.SOURCES)
+          'code_summaries/installed', 'docstring_qa/stdlib',
+          'docstring_qa/installed'} <= set(builders.NAMES)
+  assert len(builders.NAMES) == (5 + len(code_summaries.SOURCES) + len(docstring_qa.SOURCES)
                                  + len(django_translations.LANGUAGES)
                                  + len(system_translations.LANGUAGES))
 

@@ -52,6 +52,12 @@ CASES = {
                             ('question: What does json.dumps do? context: json.dumps(obj): '
                              'Serialize obj to a str.', 'Serialize obj to a str.',
                              ('Serialize obj to a str.',))),
+    'docstring_qa': ({'question': 'What does json.dumps do?',
+                      'context': 'json\ndumps(obj): Serialize obj to a str.',
+                      'answer': 'Serialize obj to a str.', 'name': 'json.dumps'},
+                     ('question: What does json.dumps do? context: json\ndumps(obj): '
+                      'Serialize obj to a str.', 'Serialize obj to a str.',
+                      ('Serialize obj to a str.',))),
     'squad': ({'id': '1', 'title': 'T', 'question': 'Who?', 'context': 'Ann ran.',
                'answers': {'text': ['Ann', 'Ann ran'], 'answer_start': [0, 0]}},
               ('question: Who? context: Ann ran.', 'Ann', ('Ann', 'Ann ran'))),
@@ -59,6 +65,7 @@ CASES = {
 # The system-catalog tasks preprocess exactly as the Django ones of their language.
 CASES.update({f'{name}_system': case for name, case in list(CASES.items())
               if name.startswith('translate_en_')})
+CASES['docstring_qa_installed'] = CASES['docstring_qa']
 
 
 def test_every_task_has_a_case():
@@ -171,7 +178,8 @@ PREFIXES = {'translate_en_de': 'translate English to German: ',
             'translate_en_nl': 'translate English to Dutch: ',
             'summarize_docstrings': 'summarize: ', 'summarize_code': 'summarize: ',
             'summarize_code_installed': 'summarize: ', 'wordnet_categories': 'wordnet category: ',
-            'python_faq': 'question: ', 'python_reference_qa': 'question: '}
+            'python_faq': 'question: ', 'python_reference_qa': 'question: ',
+            'docstring_qa': 'question: ', 'docstring_qa_installed': 'question: '}
 PREFIXES.update({f'{name}_system': prefix for name, prefix in list(PREFIXES.items())
                  if name.startswith('translate_en_')})
 
@@ -217,7 +225,8 @@ def test_offline_task_end_to_end(name, make_data_config, tokenizer, request):
   from lm_jax.data.tasks import task_iterator
   task = tasks.get(name)
   fixture = {'wordnet_categories': 'wordnet_files',
-             'summarize_code_installed': 'installed_packages'}.get(name)
+             'summarize_code_installed': 'installed_packages',
+             'docstring_qa_installed': 'installed_packages'}.get(name)
   data_dir = request.getfixturevalue(fixture) if fixture else None
   config = make_data_config(task=name, tokenizer_path=tokenizer.path, inputs_length=48,
                             targets_length=24, **({'data_dir': data_dir} if data_dir else {}))

@@ -1,0 +1,133 @@
+"""TFDS builder `docstring_qa`: SQuAD-style extractive QA on Python modules' own API listings.
+A context names a module and lists consecutive documented functions of it ('qualname(args):
+summary line'); the templated question asks what one of them does; the answer is its
+docstring's summary line.
+
+`python_reference_qa` asks the same of the Library Reference, but has ~5k questions: a small
+model memorises their answers instead of learning to find the asked line. Here the functions of
+every installed package give ~90k questions with as many distinct answers."""
+
+import ast
+import platform
+from collections.abc import Iterator
+
+import tensorflow_datasets as tfds
+
+from lm_jax.data.builders import code_summaries, docstring_summaries, offline
+
+FILE_FORMAT = offline.FILE_FORMAT
+SOURCES = code_summaries.SOURCES
+MAX_ENTRIES = 4  # per context, so that most contexts hold distractor entries
+MAX_CONTEXT_CHARS = 800  # a context stays under this: ~250 tokens of a small vocabulary
+
+
+def arguments(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+  """The parameter names as a call would show them: 'a, /, b, *args, c, **kw' (no defaults or
+  annotations, which would crowd the context)."""
+  spec = node.args
+  names = [a.arg for a in spec.posonlyargs] + (['/'] if spec.posonlyargs else [])
+  names += [a.arg for a in spec.args]
+  if spec.vararg:
+    names.append('*' + spec.vararg.arg)
+  elif spec.kwonlyargs:
+    names.append('*')
+  names += [a.arg for a in spec.kwonlyargs]
+  if spec.kwarg:
+    names.append('**' + spec.kwarg.arg)
+  return ', '.join(names)
+
+
+def render(function: code_summaries.DocumentedFunction) -> str:
+  """The function's line of a context: 'JSONEncoder.encode(self, o): Return a JSON string...'.
+  Its module is named once, on the context's first line (`context`)."""
+  return f'{function.qualname}({arguments(function.node)}): {function.summary}'
+
+
+def context(functions: list[code_summaries.DocumentedFunction]) -> str:
+  """'json.encoder' and the functions' lines, one line each: functions of one module."""
+  module = docstring_summaries.module_name(functions[0].relpath)
+  return '\n'.join([module] + list(map(render, functions)))
+
+
+def chunks(functions: Iterator[code_summaries.DocumentedFunction]
+           ) -> Iterator[list[code_summaries.DocumentedFunction]]:
+  """Consecutive functions of one module, up to MAX_ENTRIES, their lines under
+  MAX_CONTEXT_CHARS; a function whose line alone is that long is left out."""
+  chunk = []
+  for function in functions:
+    if len(context([function])) >= MAX_CONTEXT_CHARS:
+      continue
+    length = len(context(chunk + [function]))
+    if chunk and (len(chunk) == MAX_ENTRIES or function.relpath != chunk[0].relpath
+                  or length >= MAX_CONTEXT_CHARS):
+      yield chunk
+      chunk = []
+    chunk.append(function)
+  if chunk:
+    yield chunk
+
+
+def examples(source: str = 'stdlib') -> Iterator[tuple[str, str, dict]]:
+  """(key, module path, example) for every documented function of `source`, one question each;
+  a function whose (qualname, summary) was seen in another module (a vendored copy) is left
+  out."""
+  seen = set()
+
+  def first_copies():
+    for function in code_summaries.documented_functions(source):
+      if (function.qualname, function.summary) not in seen:
+        seen.add((function.qualname, function.summary))
+        yield function
+
+  for chunk in chunks(first_copies()):
+    text = context(chunk)
+    for function in chunk:
+      yield f'{function.relpath}::{function.qualname}', function.relpath, {
+          'question': f'What does {function.name} do?', 'context': text,
+          'answer': function.summary, 'name': function.name}
+
+
+class DocstringQa(offline.OfflineBuilder):
+  """Templated questions on Python functions, answered by their docstrings' summary lines."""
+
+  BUILDER_CONFIGS = [
+      tfds.core.BuilderConfig(name='stdlib', description="This Python's standard library."),
+      tfds.core.BuilderConfig(
+          name='installed', description='The standard library and every installed package '
+          '(site-packages): ~15 times the questions, depending on what is installed.'),
+  ]
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=(
+            'Extractive QA in SQuAD v1.1 form on the functions and methods of Python '
+            f'{platform.python_version()} modules (parsed with `ast`, never imported; test '
+            'directories excluded), as code_summaries reads them. A context is up to '
+            f'{MAX_ENTRIES} consecutive documented functions of one module: the module\'s '
+            'name on the first line, then a line for each function, "JSONEncoder.encode(self, '
+            'o): <summary line>" (parameter names only), under '
+            f'{MAX_CONTEXT_CHARS} characters. question: "What does json.dumps do?" '
+            '(templated, as in WikiReading or zsRE). answer: the asked function\'s docstring '
+            'summary line, an exact substring of the context. name: the qualified name asked '
+            'about. Splits 80/10/10 by a hash of the module path, so a module is in one split.'),
+        features=tfds.features.FeaturesDict({
+            'question': tfds.features.Text(),
+            'context': tfds.features.Text(),
+            'answer': tfds.features.Text(),
+            'name': tfds.features.Text(),
+        }),
+        homepage='https://docs.python.org/3/library/',
+        license='The licences of the modules read: the Python Software Foundation License '
+        '(PSF-2.0) for the standard library, each package\'s own for site-packages.',
+    )
+
+  def _keyed_examples(self):
+    for key, relpath, example in examples(self.builder_config.name):
+      yield docstring_summaries.split_of(relpath), key, example
+
+
+def prepare(source: str, data_dir: str | None = None) -> DocstringQa:
+  """Prepares `docstring_qa/<source>` in `data_dir` if needed (offline: seconds for stdlib,
+  minutes for installed) and returns the builder."""
+  return offline.prepare(DocstringQa(config=source, data_dir=data_dir))
