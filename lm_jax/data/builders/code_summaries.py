@@ -104,6 +104,16 @@ def documented_functions(source: str = 'stdlib') -> Iterator[DocumentedFunction]
         yield DocumentedFunction(relpath, qualname, node, lines, summary)
 
 
+def source_configs() -> list[tfds.core.BuilderConfig]:
+  """A builder config for each of SOURCES: the builders that read `documented_functions`."""
+  return [
+      tfds.core.BuilderConfig(name='stdlib', description="This Python's standard library."),
+      tfds.core.BuilderConfig(
+          name='installed', description='The standard library and every installed package '
+          '(site-packages): over ten times the examples, depending on what is installed.'),
+  ]
+
+
 def examples(source: str = 'stdlib') -> Iterator[tuple[str, str, dict]]:
   """(key, module path, example) for every documented function of `source` whose body is more
   than the docstring; a (code, summary) pair seen before (a vendored copy) is skipped."""
@@ -120,12 +130,7 @@ def examples(source: str = 'stdlib') -> Iterator[tuple[str, str, dict]]:
 class CodeSummaries(offline.OfflineBuilder):
   """Python functions' code and their docstrings' summary lines."""
 
-  BUILDER_CONFIGS = [
-      tfds.core.BuilderConfig(name='stdlib', description="This Python's standard library."),
-      tfds.core.BuilderConfig(
-          name='installed', description='The standard library and every installed package '
-          '(site-packages): ten times the pairs, depending on what is installed.'),
-  ]
+  BUILDER_CONFIGS = source_configs()
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(

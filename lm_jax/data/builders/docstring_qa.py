@@ -9,11 +9,12 @@ every installed package give ~90k questions with as many distinct answers."""
 
 import ast
 import platform
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import tensorflow_datasets as tfds
 
 from lm_jax.data.builders import code_summaries, docstring_summaries, offline
+from lm_jax.data.builders import python_reference_qa
 
 FILE_FORMAT = offline.FILE_FORMAT
 SOURCES = code_summaries.SOURCES
@@ -49,22 +50,13 @@ def context(functions: list[code_summaries.DocumentedFunction]) -> str:
   return '\n'.join([module] + list(map(render, functions)))
 
 
-def chunks(functions: Iterator[code_summaries.DocumentedFunction]
+def chunks(functions: Iterable[code_summaries.DocumentedFunction]
            ) -> Iterator[list[code_summaries.DocumentedFunction]]:
-  """Consecutive functions of one module, up to MAX_ENTRIES, their lines under
-  MAX_CONTEXT_CHARS; a function whose line alone is that long is left out."""
-  chunk = []
-  for function in functions:
-    if len(context([function])) >= MAX_CONTEXT_CHARS:
-      continue
-    length = len(context(chunk + [function]))
-    if chunk and (len(chunk) == MAX_ENTRIES or function.relpath != chunk[0].relpath
-                  or length >= MAX_CONTEXT_CHARS):
-      yield chunk
-      chunk = []
-    chunk.append(function)
-  if chunk:
-    yield chunk
+  """Consecutive functions of one module, up to MAX_ENTRIES, their context under
+  MAX_CONTEXT_CHARS; a function whose context alone is that long is left out."""
+  return python_reference_qa.listing_chunks(
+      (function for function in functions if len(context([function])) < MAX_CONTEXT_CHARS),
+      lambda function: function.relpath, context, MAX_ENTRIES, MAX_CONTEXT_CHARS)
 
 
 def examples(source: str = 'stdlib') -> Iterator[tuple[str, str, dict]]:
@@ -90,12 +82,7 @@ def examples(source: str = 'stdlib') -> Iterator[tuple[str, str, dict]]:
 class DocstringQa(offline.OfflineBuilder):
   """Templated questions on Python functions, answered by their docstrings' summary lines."""
 
-  BUILDER_CONFIGS = [
-      tfds.core.BuilderConfig(name='stdlib', description="This Python's standard library."),
-      tfds.core.BuilderConfig(
-          name='installed', description='The standard library and every installed package '
-          '(site-packages): ~15 times the questions, depending on what is installed.'),
-  ]
+  BUILDER_CONFIGS = code_summaries.source_configs()
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
@@ -111,12 +98,7 @@ class DocstringQa(offline.OfflineBuilder):
             '(templated, as in WikiReading or zsRE). answer: the asked function\'s docstring '
             'summary line, an exact substring of the context. name: the qualified name asked '
             'about. Splits 80/10/10 by a hash of the module path, so a module is in one split.'),
-        features=tfds.features.FeaturesDict({
-            'question': tfds.features.Text(),
-            'context': tfds.features.Text(),
-            'answer': tfds.features.Text(),
-            'name': tfds.features.Text(),
-        }),
+        features=python_reference_qa.features(),
         homepage='https://docs.python.org/3/library/',
         license='The licences of the modules read: the Python Software Foundation License '
         '(PSF-2.0) for the standard library, each package\'s own for site-packages.',

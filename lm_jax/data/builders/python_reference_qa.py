@@ -3,8 +3,8 @@ the Python Library Reference's own text (Debian python3.X-doc), its questions te
 
 import os
 import re
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple, TypeVar
 
 import tensorflow_datasets as tfds
 
@@ -30,6 +30,7 @@ _ABBREVIATIONS = frozenset({'e.g.', 'i.e.', 'cf.', 'vs.', 'viz.', 'resp.', 'appr
 ANSWER_WORDS = (3, 30)
 MAX_ENTRIES = 4  # per context, so that most contexts hold distractor entries
 MAX_CONTEXT_CHARS = 1200  # a context stays under this: a few hundred tokens, like SQuAD's
+_Item = TypeVar('_Item')
 
 
 class Entry(NamedTuple):
@@ -205,18 +206,27 @@ def answerable(entry: Entry) -> bool:
           and len(render(entry)) < MAX_CONTEXT_CHARS)
 
 
-def chunks(page_entries: list[Entry]) -> Iterator[list[Entry]]:
-  """Consecutive entries of one module, up to MAX_ENTRIES, their lines under MAX_CONTEXT_CHARS."""
+def listing_chunks(items: Iterable[_Item], group: Callable[[_Item], object],
+                   context: Callable[[list[_Item]], str], max_entries: int,
+                   max_chars: int) -> Iterator[list[_Item]]:
+  """Runs of consecutive items of one group, up to `max_entries`, whose context stays under
+  `max_chars`: the contexts of a listing (of this builder and docstring_qa)."""
   chunk = []
-  for entry in page_entries:
-    length = len('\n'.join(map(render, chunk + [entry])))
-    if chunk and (len(chunk) == MAX_ENTRIES or entry.module != chunk[0].module
-                  or length >= MAX_CONTEXT_CHARS):
+  for item in items:
+    if chunk and (len(chunk) == max_entries or group(item) != group(chunk[0])
+                  or len(context(chunk + [item])) >= max_chars):
       yield chunk
       chunk = []
-    chunk.append(entry)
+    chunk.append(item)
   if chunk:
     yield chunk
+
+
+def chunks(page_entries: list[Entry]) -> Iterator[list[Entry]]:
+  """Consecutive entries of one module, up to MAX_ENTRIES, their lines under MAX_CONTEXT_CHARS."""
+  return listing_chunks(page_entries, lambda entry: entry.module,
+                        lambda chunk: '\n'.join(map(render, chunk)), MAX_ENTRIES,
+                        MAX_CONTEXT_CHARS)
 
 
 def examples(directory: str) -> Iterator[tuple[str, dict]]:
@@ -236,6 +246,13 @@ def examples(directory: str) -> Iterator[tuple[str, dict]]:
       for entry in chunk:
         yield page_name(path), {'question': question(entry), 'context': context,
                                 'answer': entry.answer, 'name': entry.name}
+
+
+def features() -> tfds.features.FeaturesDict:
+  """The features of the project's extractive QA datasets (this one and docstring_qa); name is
+  what the question asks about."""
+  return tfds.features.FeaturesDict({name: tfds.features.Text()
+                                     for name in ('question', 'context', 'answer', 'name')})
 
 
 def _docs_version() -> str:
@@ -266,12 +283,7 @@ class PythonReferenceQa(offline.OfflineBuilder):
             'sentence (3-30 words) of the asked entry\'s description, an exact substring of '
             'the context. name: the qualified name asked about. Splits train/validation/test '
             '80/10/10 by a hash of the page, so a page is in one split.'),
-        features=tfds.features.FeaturesDict({
-            'question': tfds.features.Text(),
-            'context': tfds.features.Text(),
-            'answer': tfds.features.Text(),
-            'name': tfds.features.Text(),
-        }),
+        features=features(),
         homepage='https://docs.python.org/3/library/',
         license='Python Software Foundation License Version 2 (PSF-2.0), as the '
         'Python documentation it is extracted from.',

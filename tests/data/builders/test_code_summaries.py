@@ -76,10 +76,9 @@ def test_functions_that_are_only_a_docstring_or_share_its_line_make_no_pair(name
 
 
 @pytest.fixture(scope='module')
-def prepared(data_dir):
+def prepared(data_dir, read_splits):
   builder = cs.prepare('stdlib', data_dir)
-  records = {split: [{k: v.decode('utf-8') for k, v in record.items()}
-                     for record in builder.as_data_source(split=split)] for split in SPLITS}
+  records = read_splits(builder)
   return builder, records
 
 

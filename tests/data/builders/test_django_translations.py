@@ -75,10 +75,9 @@ def test_unknown_language_lists_the_languages(data_dir):
 
 
 @pytest.fixture(scope='module', params=['de', 'ja'])
-def prepared(request, data_dir):
+def prepared(request, data_dir, read_splits):
   builder = django_translations.prepare(request.param, data_dir)
-  records = {split: [{k: v.decode('utf-8') for k, v in record.items()}
-                     for record in builder.as_data_source(split=split)] for split in SPLITS}
+  records = read_splits(builder)
   return request.param, builder, records
 
 

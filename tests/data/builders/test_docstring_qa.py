@@ -84,10 +84,9 @@ def test_contexts_keep_under_their_entry_and_character_limits(modules, monkeypat
 
 
 @pytest.fixture(scope='module')
-def prepared(data_dir):
+def prepared(data_dir, read_splits):
   builder = dq.prepare('stdlib', data_dir)
-  records = {split: [{k: v.decode('utf-8') for k, v in record.items()}
-                     for record in builder.as_data_source(split=split)] for split in SPLITS}
+  records = read_splits(builder)
   return builder, records
 
 

@@ -39,10 +39,9 @@ def test_docstrings_that_make_no_pair(docstring):
 
 
 @pytest.fixture(scope='module')
-def prepared(data_dir):
+def prepared(data_dir, read_splits):
   builder = ds.prepare(data_dir)
-  records = {split: [{k: v.decode('utf-8') for k, v in record.items()}
-                     for record in builder.as_data_source(split=split)] for split in SPLITS}
+  records = read_splits(builder)
   return builder, records
 
 

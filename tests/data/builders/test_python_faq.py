@@ -182,10 +182,9 @@ def test_missing_sources_name_the_package_and_variable(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(REAL_DIR is None, reason='Python FAQ sources absent (Debian python3.X-doc)')
-def test_installed_faq(data_dir):
+def test_installed_faq(data_dir, read_splits):
   builder = python_faq.prepare(data_dir)
-  records = {split: [{k: v.decode('utf-8') for k, v in record.items()}
-                     for record in builder.as_data_source(split=split)] for split in SPLITS}
+  records = read_splits(builder)
   total = sum(map(len, records.values()))
   assert 150 < total < 250
   assert 0.75 < len(records['train']) / total < 0.95

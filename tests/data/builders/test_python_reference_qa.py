@@ -214,10 +214,8 @@ def test_missing_sources_name_the_package_and_variable(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope='module')
-def records(data_dir):
-  builder = qa.prepare(data_dir)
-  return {split: [{k: v.decode('utf-8') for k, v in record.items()}
-                  for record in builder.as_data_source(split=split)] for split in SPLITS}
+def records(data_dir, read_splits):
+  return read_splits(qa.prepare(data_dir))
 
 
 @pytest.mark.skipif(REAL_DIR is None, reason='Python docs sources absent (Debian python3.X-doc)')
