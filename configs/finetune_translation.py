@@ -10,6 +10,11 @@ Variants (`--config=configs/finetune_translation.py:<variant>`):
           (`translate_en_de_system`, ~24k pairs; `translate_en_de` is Django's ~570).
   tiny    those system pairs, fine-tuning a tiny pretrained run (configs/t5_small.py:tiny) in
           under 5 minutes on CPU: --config.init_from=runs/t5_small_tiny
+  cpu     those system pairs with the recipe that learns on CPU (batch 64, AdamW; 3000 steps),
+          from a model that has already learned to copy: the mini T5 fine-tuned on the
+          docstring QA, --config.init_from=runs/qa_cpu (configs/finetune_qa.py:cpu). From that
+          intermediate task it overtakes copying the input within 1000 steps; from the
+          pretrained mini alone it has not learned to copy in an hour.
 """
 from lm_jax import finetune_presets
 from lm_jax.config_schema import default_config
@@ -19,13 +24,16 @@ def get_config(variant=None):
   c = finetune_presets.t5_recipe(default_config(), task='wmt14_en_de', inputs_length=512,
                                  targets_length=512, metric='bleu')
   c.eval.metrics = ('bleu', 'chrf')
-  if variant in ('system', 'tiny'):
+  if variant in ('system', 'tiny', 'cpu'):
     c.data.task = 'translate_en_de_system'
     c.data.inputs_length = c.data.targets_length = 128  # messages: the longest are ~100 tokens
   if variant == 'tiny':
     finetune_presets.tiny(c, num_train_steps=2000)
-    c.data.inputs_length = c.data.targets_length = 64  # for speed; truncates ~1 pair in 10
+  elif variant == 'cpu':
+    finetune_presets.cpu_hour(c, num_train_steps=3000)
   elif variant not in (None, 'system'):
     raise ValueError(f'Unknown variant {variant!r} of configs/finetune_translation.py; use '
-                     'system or tiny.')
+                     'system, tiny or cpu.')
+  if variant in ('tiny', 'cpu'):
+    c.data.inputs_length = c.data.targets_length = 64  # for speed; truncates ~1 pair in 10
   return c

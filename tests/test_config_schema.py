@@ -16,7 +16,7 @@ def test_shipped_configs_are_valid(variant):
 
 
 FINETUNE_VARIANTS = {
-    'finetune_translation.py': ['', 'system', 'tiny'],
+    'finetune_translation.py': ['', 'system', 'tiny', 'cpu'],
     'finetune_summarization.py': ['', 'xsum', 'code', 'docstrings', 'tiny', 'cpu'],
     'finetune_classification.py': ['', 'wordnet', 'tiny', 'bert_tiny'],
     'finetune_qa.py': ['', 'reference', 'docstrings', 'faq', 'tiny', 'cpu'],
