@@ -13,8 +13,9 @@ Variants (`--config=configs/finetune_translation.py:<variant>`):
   cpu     those system pairs with the recipe that learns on CPU (batch 64, AdamW; 3000 steps),
           from a model that has already learned to copy: the mini T5 fine-tuned on the
           docstring QA, --config.init_from=runs/qa_cpu (configs/finetune_qa.py:cpu). From that
-          intermediate task it overtakes copying the input within 1000 steps; from the
-          pretrained mini alone it has not learned to copy in an hour.
+          intermediate task it beats copying the input on chrF after 22 minutes (BLEU 11.3 /
+          chrF 30.6 on test, copying 12.9 / 26.9); every CPU run from a pretrained model alone
+          stayed at BLEU 0.6-5.5.
 """
 from lm_jax import finetune_presets
 from lm_jax.config_schema import default_config
