@@ -11,7 +11,7 @@ Variants (`--config=configs/finetune_qa.py:<variant>`):
   faq        the offline Python FAQ, closed-book: the question alone in, the answer out.
   docstrings offline extractive QA on Python modules' functions (`docstring_qa_installed`):
              "What does json.dumps do?" answered by its docstring's summary line, in a context
-             listing its module's functions; ~90k questions.
+             listing its module's functions; ~78k questions.
   tiny       the library reference QA, fine-tuning a tiny pretrained run (configs/t5_small.py:tiny)
              in under 5 minutes on CPU: --config.init_from=runs/t5_small_tiny
   cpu        the docstring QA with the recipe that learns on CPU (batch 64, AdamW; 3000 steps,

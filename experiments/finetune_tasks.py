@@ -6,8 +6,9 @@ on 2 CPU cores, most of it the code summaries, the docstring QA and translation,
   python experiments/finetune_tasks.py [--workdir runs/finetune_tasks] [--data_dir DIR]
 
 Each fine-tuning run is `configs/finetune_<task>.py:<variant>` with `--config.init_from` set to
-the pretraining workdir (for translation, the QA run's: see RUNS), exactly as on the command line; the scores are eval mode's on the best
-checkpoint (chosen on validation) over the test split where the dataset has one. Baselines:
+the pretraining workdir (for translation, the QA run's: see RUNS), exactly as on the command
+line; the scores are eval mode's on the best checkpoint (chosen on validation) over the test
+split where the dataset has one. Baselines:
 copying the input (without its task prefix) for translation and summarization; always
 answering the most frequent training class for classification; for QA the strongest of copying the
 question, always giving the one training answer that scores best on the training questions, and

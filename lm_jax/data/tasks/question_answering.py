@@ -53,7 +53,7 @@ register(Task(
     preprocess=_extractive,
     metrics=METRICS,
     description='The same over the standard library and every installed package (offline, '
-    '~90k questions).'))
+    '~78k questions).'))
 register(Task(
     name='squad',
     dataset='squad',
