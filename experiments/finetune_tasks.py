@@ -1,7 +1,7 @@
 """Pretrain the tiny T5, a twice as wide T5 and the tiny BERT on the embedded corpus, fine-tune
-them on each offline task, and compare the scores with trivial baselines (an estimated 2¼ hours
+them on each offline task, and compare the scores with trivial baselines (an estimated 2½ hours
 on 2 CPU cores, most of it the code summaries, the docstring QA and translation, ~40, ~80 and
-~22 minutes).
+~45 minutes).
 
   python experiments/finetune_tasks.py [--workdir runs/finetune_tasks] [--data_dir DIR]
 
