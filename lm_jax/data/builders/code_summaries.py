@@ -15,7 +15,6 @@ import tensorflow_datasets as tfds
 from lm_jax.data import stdlib_corpus
 from lm_jax.data.builders import docstring_summaries, offline
 
-FILE_FORMAT = offline.FILE_FORMAT
 _SKIP_DIRS = frozenset({'test', 'tests', 'testing', '__pycache__'})
 SOURCES = ('stdlib', 'installed')
 

@@ -13,7 +13,6 @@ import tensorflow_datasets as tfds
 
 from lm_jax.data.builders import offline
 
-FILE_FORMAT = offline.FILE_FORMAT
 # Django locale codes offered as BuilderConfigs: well-translated catalogs (550-650 pairs each).
 LANGUAGES = ('de', 'es', 'fr', 'it', 'ja', 'ko', 'nl', 'pl', 'pt_BR', 'ru', 'zh_Hans')
 # printf-style (%s, %(name)s, %d, %%) and str.format ({}, {name}) placeholders: a model

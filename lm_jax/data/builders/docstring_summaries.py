@@ -10,7 +10,6 @@ import tensorflow_datasets as tfds
 from lm_jax.data import stdlib_corpus
 from lm_jax.data.builders import offline
 
-FILE_FORMAT = offline.FILE_FORMAT
 # A one- or two-word first line ("Constructor.") summarises nothing; past 40 words the
 # "summary" is a paragraph of its own.
 MIN_SUMMARY_WORDS, MAX_SUMMARY_WORDS = 3, 40

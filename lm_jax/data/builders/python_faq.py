@@ -11,7 +11,6 @@ import tensorflow_datasets as tfds
 
 from lm_jax.data.builders import offline
 
-FILE_FORMAT = offline.FILE_FORMAT
 ENV_VAR = 'LM_JAX_PYTHON_FAQ_DIR'
 DOC_ROOT = '/usr/share/doc'
 # A title is underlined (optionally also overlined) by one repeated punctuation character.

@@ -9,7 +9,6 @@ import tensorflow_datasets as tfds
 
 from lm_jax.data.builders import offline
 
-FILE_FORMAT = offline.FILE_FORMAT
 ENV_VAR = 'LM_JAX_WORDNET_DIR'
 DEFAULT_DIR = '/usr/share/wordnet'
 # File suffix -> the part of speech every synset key carries (offsets are unique per file).
