@@ -14,6 +14,7 @@ FINETUNE_MODES = ('full', 'frozen')
 EARLY_STOPPING_MODES = ('max', 'min')
 EVAL_CHECKPOINTS = ('latest', 'best')
 GENERATE_STRATEGIES = ('greedy', 'sample', 'beam')
+NONFINITE_ACTIONS = ('stop', 'skip')
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -27,6 +28,13 @@ def default_config() -> ml_collections.ConfigDict:
   c.num_eval_batches = 20          # None: the whole validation split.
   c.checkpoint_every_steps = 200
   c.keep_checkpoints = 3
+  # Resuming from a checkpoint whose arrays fail their integrity check raises CheckpointError;
+  # True falls back to the newest intact step instead (and says so).
+  c.restore_fallback = False
+  # A non-finite loss or gradient norm: 'stop' ends the run naming the step (the last good
+  # checkpoint stays the latest); 'skip' drops that update (its batch is consumed, the step and
+  # the schedule advance, parameters and optimizer moments stay) and counts it in metrics.jsonl.
+  c.nonfinite = 'stop'
   c.num_samples = 4                # decoded validation examples shown at the end.
   # Fine-tuning starts from pretrained weights: an lm_jax workdir (its latest checkpoint, model
   # config and tokenizer) or a local Hugging Face directory (lm_jax.convert.from_hf).
@@ -164,6 +172,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
           'tokens are kept)')
 
   require(config.mode in MODES, 'mode', f'must be one of {MODES}')
+  require(config.nonfinite in NONFINITE_ACTIONS, 'nonfinite',
+          f'must be one of {NONFINITE_ACTIONS}')
+  require(isinstance(config.restore_fallback, bool), 'restore_fallback', 'must be True or False')
   g = config.generate
   require(isinstance(g.max_new_tokens, int) and g.max_new_tokens > 0, 'generate.max_new_tokens',
           'must be a positive integer')

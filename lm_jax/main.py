@@ -9,6 +9,7 @@ Multi-host: start the same command on every host with `--multihost` (Cloud TPU, 
 find each other), or with `--coordinator_address=host0:port --num_processes=N --process_id=i`.
 """
 import os
+import sys
 
 import jax
 import tensorflow_datasets as tfds
@@ -16,7 +17,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from lm_jax import config_schema
-from lm_jax.train import modes
+from lm_jax.train import checkpoints, modes, nonfinite
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file (get_config).',
                                           lock_config=True)
@@ -69,7 +70,11 @@ def main(argv):
         f'process(es); workdir {workdir}')
   config = _CONFIG.value
   config_schema.validate_config(config)  # Names a bad key before any compute, in every mode.
-  modes.MODES[config.mode](config, workdir, _PROMPTS.value)
+  try:
+    modes.MODES[config.mode](config, workdir, _PROMPTS.value)
+  except (nonfinite.NonFiniteError, checkpoints.CheckpointError) as e:
+    # Both messages say what happened and what to do; a traceback would bury them.
+    sys.exit(f'error: {e}')
 
 
 if __name__ == '__main__':

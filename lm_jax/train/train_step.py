@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from lm_jax.train import losses, model_io, partitioning
+from lm_jax.train import losses, model_io, nonfinite as nonfinite_lib, partitioning
 
 
 @flax.struct.dataclass
@@ -44,13 +44,17 @@ def _loss_terms(model, params, batch, loss_config, rngs):
 
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
                     schedule: Callable, loss_config: ml_collections.ConfigDict,
-                    param_labels=None):
+                    param_labels=None, nonfinite: str = 'stop'):
   """Returns train_step(state, batch) -> (state, metric sums); jit it with the mesh shardings.
 
   param_labels: 'trainable' / 'frozen' per parameter (feature extraction), or None. Frozen
   parameters enter the loss through stop_gradient, so XLA does not compute their weight
   gradients and `grad_norm` measures what the optimizer sees.
+  nonfinite: 'stop' applies every update and flags a non-finite one in the `nonfinite` metric
+  for the loop to stop on; 'skip' drops it (lm_jax/train/nonfinite.py says what that keeps).
   """
+  if nonfinite not in nonfinite_lib.ACTIONS:
+    raise ValueError(f'nonfinite must be one of {nonfinite_lib.ACTIONS}, got {nonfinite!r}.')
 
   def train_step(state: TrainState, batch: dict):
     dropout_rng, next_rng = jax.random.split(state.dropout_rng)
@@ -65,13 +69,20 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
       denom = jnp.maximum(terms['weight_sum'], 1.0)
       return (terms['loss_sum'] + terms['z_loss_sum']) / denom, terms
 
-    grads, terms = jax.grad(objective, has_aux=True)(state.params)
+    (loss, terms), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
+    grad_norm = optax.tree.norm(grads)
+    finite = nonfinite_lib.is_finite(loss, grad_norm)
+    if nonfinite == 'skip':
+      params, opt_state = nonfinite_lib.keep_if_skipped(finite, params, state.params, opt_state,
+                                                        state.opt_state)
+      terms = nonfinite_lib.drop_from_sums(finite, terms)
     metrics = dict(terms,
-                   grad_norm=optax.tree.norm(grads),
+                   grad_norm=grad_norm,
                    learning_rate=schedule(state.step),
-                   tokens=model_io.token_count(model, batch))
+                   tokens=model_io.token_count(model, batch),
+                   nonfinite=(~finite).astype(jnp.int32))
     new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
                               dropout_rng=next_rng)
     return new_state, metrics
@@ -106,7 +117,7 @@ class JittedSteps(NamedTuple):
 
 def jit_steps(model: nn.Module, optimizer: optax.GradientTransformation, schedule: Callable,
               loss_config: ml_collections.ConfigDict, mesh, batch_shapes: dict,
-              param_labels=None) -> JittedSteps:
+              param_labels=None, nonfinite: str = 'stop') -> JittedSteps:
   """The steps compiled for `mesh`: parameters replicated, batches split along `data`.
 
   One place for these shardings, so that training and the benchmarks run the same program.
@@ -116,7 +127,8 @@ def jit_steps(model: nn.Module, optimizer: optax.GradientTransformation, schedul
   return JittedSteps(
       init=jax.jit(lambda rng: init_train_state(model, optimizer, rng, batch_shapes),
                    out_shardings=replicated),
-      train=jax.jit(make_train_step(model, optimizer, schedule, loss_config, param_labels),
+      train=jax.jit(make_train_step(model, optimizer, schedule, loss_config, param_labels,
+                                    nonfinite),
                     in_shardings=(replicated, batch), out_shardings=(replicated, replicated),
                     donate_argnums=(0,)),
       eval=jax.jit(make_eval_step(model, loss_config), in_shardings=(replicated, batch),

@@ -53,7 +53,7 @@ class Trainer:
         config.optimizer, config.num_train_steps, param_labels=labels)
     self._init, self.train_step, self.eval_step = steps.jit_steps(
         self.model, self.optimizer, self.schedule, config.loss, self.mesh, shapes,
-        param_labels=labels)
+        param_labels=labels, nonfinite=config.nonfinite)
     self.checkpointer = checkpoints.Checkpointer(workdir, config.checkpoint_every_steps,
                                                  config.keep_checkpoints)
     self.checkpointer.check_config(config, write=training)
