@@ -1,13 +1,16 @@
-"""Checkpointer round trips (with and without the loop's `extra` JSON) and BestCheckpoint keeping
-only the best step."""
+"""Checkpointer round trips (with and without the loop's `extra` JSON), BestCheckpoint keeping
+only the best step, and the leftovers of interrupted saves. Integrity checks:
+test_checkpoint_integrity.py."""
+import shutil
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
-from lm_jax.config_schema import default_config
-from lm_jax.train import checkpoints, optimizers
+from lm_jax.config.schema import default_config
+from lm_jax.train import checkpoints, finetune, optimizers
 from lm_jax.train.early_stopping import BestCheckpoint
 from lm_jax.train.train_step import TrainState
 
@@ -131,3 +134,47 @@ def test_reading_a_checkpoint_checks_only_the_model(tmp_path):
   with pytest.raises(checkpoints.CheckpointError, match='model'):
     saver.check_config(config, write=False)
   saver.close()
+
+
+# This orbax names a step's temporary directory `<step>.orbax-checkpoint-tmp`; older ones added
+# `-<timestamp>`. A save killed midway leaves it behind, possibly with every file in it.
+LEFTOVERS = ('80.orbax-checkpoint-tmp', '90.orbax-checkpoint-tmp-1712345678')
+
+
+def test_leftovers_of_interrupted_saves_are_never_steps_and_the_writer_removes_them(tmp_path):
+  saver = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=3)
+  saver.maybe_save(2, _state(2), {'index': 2})
+  saver.wait()
+  saver.close()
+  best = BestCheckpoint(str(tmp_path))
+  best.save(2, PARAMS, {'step': 2})
+  best.wait()
+  best.close()
+  leftovers = []
+  for directory in ('checkpoints', 'checkpoints_best'):
+    for name in LEFTOVERS:
+      leftovers.append(tmp_path / directory / name)
+      shutil.copytree(tmp_path / directory / '2', leftovers[-1])
+
+  # Readers (eval mode, init_from) ignore them, and leave them: a run training in the same
+  # workdir may be writing into them.
+  reader = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=3, writer=False)
+  assert reader.latest_step() == 2 and reader.restore_latest(_state(0)).step == 2
+  reader.close()
+  assert finetune.latest_params(str(tmp_path))[1] == 2
+  best = BestCheckpoint(str(tmp_path))
+  assert best.restore_params(PARAMS)[1]['step'] == 2
+  assert all(path.exists() for path in leftovers)
+
+  # The writer removes them when it opens (in the background; done before it first saves).
+  writer = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=3)
+  assert writer.latest_step() == 2
+  writer.maybe_save(3, _state(3), {'index': 3})
+  best.save(3, PARAMS, {'step': 3})
+  writer.wait()
+  best.wait()
+  assert not any(path.exists() for path in leftovers)
+  assert sorted(p.name for p in (tmp_path / 'checkpoints').iterdir()) == ['2', '3']
+  assert sorted(p.name for p in (tmp_path / 'checkpoints_best').iterdir()) == ['3']
+  writer.close()
+  best.close()
