@@ -25,11 +25,12 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from lm_jax.config_schema import load_config, override  # noqa: E402
+from lm_jax.config.schema import load_config, override  # noqa: E402
 from lm_jax.data import pipeline, sources  # noqa: E402
 from lm_jax.data.builders import python_reference_qa  # noqa: E402
 from lm_jax.evaluation import metrics  # noqa: E402
-from lm_jax.train import loop, modes  # noqa: E402
+from lm_jax import modes  # noqa: E402
+from lm_jax.train import loop  # noqa: E402
 
 # The tiny configs, pretrained ten times longer than their defaults (about 1, 2 and 2 minutes).
 PRETRAINING = {'t5': ('configs/t5_small.py:tiny', 2000), 'bert': ('configs/bert_base.py:tiny', 1000),

@@ -16,8 +16,9 @@ import tensorflow_datasets as tfds
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from lm_jax import config_schema
-from lm_jax.train import checkpoints, modes, nonfinite
+from lm_jax import modes
+from lm_jax.config import schema
+from lm_jax.train import checkpoints, nonfinite
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file (get_config).',
                                           lock_config=True)
@@ -58,6 +59,44 @@ def initialize_distributed() -> None:
   jax.distributed.initialize(**explicit)
 
 
+def _config_overrides(argv: list[str]) -> tuple[str | None, list[str]]:
+  """(the --config file spec, the dotted keys of its --config.<key> overrides) in argv."""
+  spec, keys = None, []
+  for i, arg in enumerate(argv):
+    name, has_value, value = arg.partition('=')
+    if name == '--config':
+      spec = value if has_value else (argv[i + 1] if i + 1 < len(argv) else None)
+    elif name.startswith('--config.'):
+      keys.append(name[len('--config.'):])
+  return spec, keys
+
+
+def _bad_flag_message(argv: list[str], error: Exception) -> str:
+  """What was wrong with the command line, in one message: ml_collections reports an unknown
+  --config.<key> as a bare AttributeError deep inside its parser."""
+  spec, keys = _config_overrides(argv)
+  if spec and keys:
+    try:
+      config = schema.load_config(spec)
+    except Exception:  # the config file itself is the problem: the flag error says how
+      config = None
+    for key in keys if config is not None else ():
+      message = schema.unknown_key_message(config, key)
+      if message:
+        return message
+  message = f'{error}'.strip()
+  quoted = len(message) > 1 and message[0] == message[-1] and message[0] in '"\''
+  return message[1:-1] if quoted else message
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  try:
+    return flags.FLAGS(argv)
+  except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
+    sys.exit(f'error: {_bad_flag_message(argv, e)}\nSee --helpfull for the flags, and '
+             'lm_jax/config/schema.py for every config key.')
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -69,7 +108,10 @@ def main(argv):
   print(f'{jax.device_count()} {jax.devices()[0].platform} device(s) in {jax.process_count()} '
         f'process(es); workdir {workdir}')
   config = _CONFIG.value
-  config_schema.validate_config(config)  # Names a bad key before any compute, in every mode.
+  try:
+    schema.validate_config(config)  # Names a bad key before any compute, in every mode.
+  except ValueError as e:
+    sys.exit(f'error: {e}')
   try:
     modes.MODES[config.mode](config, workdir, _PROMPTS.value)
   except (nonfinite.NonFiniteError, checkpoints.CheckpointError) as e:
@@ -78,4 +120,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)

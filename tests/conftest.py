@@ -1,7 +1,83 @@
-"""One TFDS data dir per test session: the embedded corpus is prepared and the tokenizer trained once."""
+"""Shared test fixtures: one TFDS data dir per session (the embedded corpus is prepared and the
+tokenizer trained once), and tiny random T5 and GPT models for the decoding tests, with
+full-pass log-probabilities to check generated tokens against (no cache involved)."""
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
+
+from lm_jax import families
+from lm_jax.models.gpt import GPT, GPTConfig
+from lm_jax.models.t5 import T5, T5Config
 
 
 @pytest.fixture(scope='session')
 def data_dir(tmp_path_factory) -> str:
   return str(tmp_path_factory.mktemp('tfds_data'))
+
+
+@dataclasses.dataclass
+class Tiny:
+  model: Any
+  variables: dict
+  inputs: np.ndarray  # encoder inputs (T5) or right-padded prompts (GPT)
+  prompt_lengths: Any = None
+
+  def log_probs(self, generated, eos_id: int):
+    """Full-pass log-softmax (B, N, V) at each generated position, and each row's count of
+    scored tokens (up to and including EOS)."""
+    generated = np.asarray(generated)
+    model, variables = self.model, self.variables
+    batch, new = generated.shape
+    if families.of(model).prompt == families.ENCODER_PROMPT:
+      decoder_inputs = np.concatenate([np.zeros((batch, 1), np.int32), generated[:, :-1]], 1)
+      logits = jax.jit(model.apply)(variables, self.inputs, decoder_inputs)
+    else:
+      lengths = self.prompt_lengths
+      rows = []
+      for row in range(batch):
+        rows.append(np.concatenate([self.inputs[row, :lengths[row]], generated[row, :-1]]))
+      width = max(len(r) for r in rows)
+      padded = np.stack([np.pad(r, (0, width - len(r))) for r in rows])
+      full = jax.jit(model.apply)(variables, padded)
+      logits = jnp.stack([full[row, lengths[row] - 1:lengths[row] - 1 + new]
+                          for row in range(batch)])
+    is_eos = generated == eos_id
+    counts = np.where(is_eos.any(1), is_eos.argmax(1) + 1, new)
+    return np.asarray(jax.nn.log_softmax(logits)), counts
+
+  def total_log_prob(self, generated, eos_id: int) -> np.ndarray:
+    """sum log p(token) over each row's generated tokens up to and including EOS, (B,)."""
+    log_probs, counts = self.log_probs(generated, eos_id)
+    generated = np.asarray(generated)
+    picked = np.take_along_axis(log_probs, generated[..., None], -1)[..., 0]  # (B, N)
+    mask = np.arange(generated.shape[1])[None] < counts[:, None]
+    return (picked * mask).sum(1)
+
+
+@pytest.fixture(scope='session')
+def tiny_t5() -> Tiny:
+  # Untied (v1.1 style): a random tied T5 mostly repeats its input token.
+  model = T5(T5Config(vocab_size=48, d_model=32, num_heads=4, head_dim=8, d_ff=64,
+                      num_encoder_layers=2, num_decoder_layers=2, dropout_rate=0.0,
+                      tie_embeddings=False))
+  rng = np.random.default_rng(0)
+  inputs = rng.integers(2, 48, (3, 6)).astype(np.int32)
+  inputs[1, 4:] = 0  # encoder padding
+  variables = jax.jit(model.init)(jax.random.key(0), inputs, inputs[:, :2])
+  return Tiny(model, variables, inputs)
+
+
+@pytest.fixture(scope='session')
+def tiny_gpt() -> Tiny:
+  # init_std 0.3: peaked random logits, so greedy choices are not near-ties.
+  model = GPT(GPTConfig(vocab_size=48, d_model=32, num_heads=4, head_dim=8, d_ff=64,
+                        num_layers=2, max_length=24, dropout_rate=0.0,
+                        attention_dropout_rate=0.0, init_std=0.3))
+  rng = np.random.default_rng(1)
+  inputs = rng.integers(0, 48, (3, 5)).astype(np.int32)  # 0 is a real token here
+  variables = jax.jit(model.init)(jax.random.key(1), inputs)
+  return Tiny(model, variables, inputs, prompt_lengths=np.array([5, 2, 3], np.int32))

@@ -29,9 +29,18 @@ def test_missing_tfds_dataset_fails_at_once_naming_the_alternatives(tmp_path):
       not os.listdir(tmp_path / 'run' / 'checkpoints')
 
 
-def test_override_of_a_key_that_does_not_exist_is_rejected(tmp_path):
+def test_override_of_a_key_that_does_not_exist_is_one_message_with_the_nearest_keys(tmp_path):
   result = _run_main('--config.optimizer.lerning_rate=0.1', f'--workdir={tmp_path}')
-  assert result.returncode != 0 and 'lerning_rate' in result.stderr
+  assert result.returncode != 0
+  assert result.stderr.startswith("error: Unknown config key 'optimizer.lerning_rate'. Did you "
+                                  "mean 'optimizer.learning_rate'")
+  assert 'Traceback' not in result.stderr
+
+
+def test_a_bad_value_is_one_message_without_a_traceback(tmp_path):
+  result = _run_main('--config.num_train_steps=-1', f'--workdir={tmp_path}')
+  assert result.returncode != 0 and 'Traceback' not in result.stderr
+  assert "error: Config key 'num_train_steps' = -1: must be a positive integer." in result.stderr
 
 
 def test_unknown_model_key_is_rejected_before_training(tmp_path):
@@ -39,7 +48,7 @@ def test_unknown_model_key_is_rejected_before_training(tmp_path):
   # file with a typo stands in: validation must name the key.
   config_file = tmp_path / 'typo.py'
   config_file.write_text(
-      'from lm_jax.config_schema import load_config\n'
+      'from lm_jax.config.schema import load_config\n'
       f'def get_config(arg=None):\n'
       f'  c = load_config({os.path.join(REPO, "configs/t5_small.py:tiny")!r})\n'
       '  c.model.num_layer = 2\n'

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from lm_jax import generate, models  # noqa: E402
+from lm_jax import families, generate, models  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file (its model).')
 _BATCH = flags.DEFINE_integer('batch', 8, 'Rows decoded together.')
@@ -41,10 +41,9 @@ _UNCACHED = flags.DEFINE_bool('uncached', True, 'Also time the uncached referenc
 
 def _init_variables(model, prompts):
   """Random float32 parameters for `model` from its config's initialisers."""
-  if model.family == 'encoder_decoder':
-    args = (prompts[:1], jnp.zeros((1, 1), jnp.int32))
-  else:
-    args = (prompts[:1],)
+  # The prompts feed the first input; a second (an encoder-decoder's decoder) gets one start id.
+  extra = len(families.of(model).inputs) - 1
+  args = (prompts[:1], *[jnp.zeros((1, 1), jnp.int32)] * extra)
   return jax.jit(model.init)(jax.random.key(0), *args)
 
 

@@ -23,10 +23,11 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from lm_jax import config_schema, models  # noqa: E402
+from lm_jax import families, models, partitioning  # noqa: E402
+from lm_jax.config import schema  # noqa: E402
 from lm_jax.data import pipeline  # noqa: E402
 from lm_jax.models import flops  # noqa: E402
-from lm_jax.train import optimizers, partitioning, train_step as steps  # noqa: E402
+from lm_jax.train import optimizers, train_step as steps  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_reference  # noqa: E402
@@ -142,7 +143,7 @@ def time_torch(config, batch_np):
 def main(argv):
   del argv
   config = _CONFIG.value
-  config_schema.validate_config(config)
+  schema.validate_config(config)
   d = config.data
   batch_size = config.per_device_batch_size * jax.device_count()
   shapes = pipeline.batch_shapes(d, batch_size)
@@ -155,8 +156,8 @@ def main(argv):
   peak = _PEAK_FLOPS.get((device.device_kind, config.model.dtype))
 
   jax_s, params = time_jax(config, batch_np)
-  lengths = {'encoder_decoder': f'({d.inputs_length} + {d.targets_length})',
-             'decoder_only': str(d.targets_length), 'encoder_only': str(d.inputs_length)}
+  stack_lengths = {'encoder': d.inputs_length, 'decoder': d.targets_length}
+  lengths = ' + '.join(str(stack_lengths[s]) for s in families.of(model).stacks)
   result = {'model': config.model.name, 'device': f'{jax.device_count()}x {device.device_kind}',
             'dtype': config.model.dtype, 'batch': batch_size,
             'tokens_per_example': tokens // batch_size, 'params': params,
@@ -172,7 +173,7 @@ def main(argv):
     rows.append(('transformers (PyTorch)', torch_s))
 
   print(f'\n{config.model.name} on {result["device"]}, {config.model.dtype}, batch {batch_size} x '
-        f'{lengths[model.family]} tokens, {params / 1e6:.1f}M params, '
+        f'({lengths}) tokens, {params / 1e6:.1f}M params, '
         f'{flops_per_token / 1e6:.1f} MFLOP/token (training)')
   print(f'{"implementation":<24}{"step s":>10}{"tokens/s":>12}{"TFLOP/s":>10}')
   for name, seconds in rows:

@@ -8,6 +8,8 @@ import numpy as np
 from flax import traverse_util
 from safetensors import safe_open
 
+from lm_jax import families
+
 
 def load_safetensors(filename: str) -> dict[str, np.ndarray]:
   # The flax framework reads bfloat16 (numpy cannot); keep the arrays on the host.
@@ -49,7 +51,7 @@ def check_alias(tensors, name: str, reference: str, reason: str):
 def param_shapes(model) -> dict:
   """Flat {flax path: ShapeDtypeStruct} of the model's parameters, without computing them."""
   tokens = jax.ShapeDtypeStruct((1, 1), np.int32)
-  num_inputs = 2 if model.family == 'encoder_decoder' else 1
+  num_inputs = len(families.of(model).inputs)
   shapes = jax.eval_shape(model.init, jax.random.key(0), *[tokens] * num_inputs)
   return traverse_util.flatten_dict(shapes['params'])
 

@@ -5,13 +5,12 @@ family when one is set, else of the pretraining objective `config.data.objective
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 
+from lm_jax import families
 from lm_jax.data import batch_iterator
 from lm_jax.data import objectives
 from lm_jax.data import sources
 from lm_jax.data import tasks
 from lm_jax.data import tokenizer as tokenizer_lib
-from lm_jax.data.objectives.span_corruption import SpanCorruptionIterator  # noqa: F401 (public)
-from lm_jax.data.packing import batch_from_examples  # noqa: F401 (public)
 from lm_jax.data.tasks import task_iterator
 
 # Training documents passed to the tokenizer trainer (it caps lines itself too).
@@ -27,7 +26,7 @@ def _task_family(task: tasks.Task, family: str | None) -> str:
   if family is None:
     raise ValueError(
         f'config.data.task={task.name!r} makes batches for one model family: pass `family=` '
-        f'(the model class\'s `family`, one of {", ".join(task_iterator.NAMES)}).')
+        f'(the model class\'s `family`, one of {", ".join(families.TASK_FAMILIES)}).')
   task_iterator.check_family(family, task)
   return family
 

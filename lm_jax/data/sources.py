@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from lm_jax.data import builders
-from lm_jax.data import stdlib_docs_builder
+from lm_jax.data.builders import offline
 
 EMBEDDED_DATASET = 'stdlib_docs'
 # What the not-prepared error suggests by default instead of a missing dataset.
@@ -129,7 +129,9 @@ def _tensorflow_available() -> bool:
   return importlib.util.find_spec('tensorflow') is not None
 
 
-def _builder(name: str, data_dir: str | None):
+def tfds_builder(name: str, data_dir: str | None):
+  """The builder of TFDS dataset `name` in `data_dir`, whether prepared or not (nothing is
+  prepared or downloaded): of the project's offline datasets or of TFDS's own."""
   try:
     return tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError:
@@ -183,12 +185,12 @@ def load_records(data_config, split: str, dataset: str | None = None, *,
   name, data_dir = dataset or data_config.dataset, data_config.data_dir
   builder = builders.prepare(name, data_dir)
   if builder is None:  # one of TFDS's own datasets
-    builder = _builder(name, data_dir)
+    builder = tfds_builder(name, data_dir)
     if not builder.is_prepared():
       if not data_config.download:
         raise _not_prepared_error(data_config, builder, name, offline_option)
       # array_record so that the result reads back without TensorFlow.
-      builder.download_and_prepare(file_format=stdlib_docs_builder.FILE_FORMAT)
+      builder.download_and_prepare(file_format=offline.FILE_FORMAT)
   _check_split(builder, split)
   return Records(_records(builder, split), builder.info.features, name=f'{name}:{split}')
 

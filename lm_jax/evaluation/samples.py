@@ -1,10 +1,12 @@
 """A few validation examples with the model's predictions, written to `<workdir>/samples.jsonl`
-so a reader sees what the numbers mean: one function per model family."""
+so a reader sees what the numbers mean: one function per kind of sample a family declares
+(lm_jax/families.py `samples`)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lm_jax.evaluation import decoding
+from lm_jax import families
+from lm_jax.generation import decoding
 
 
 def _encoder_decoder(model, variables, batch, tokenizer):
@@ -67,10 +69,10 @@ def _encoder_classifier(model, variables, batch, tokenizer):
           for row in range(len(predicted)) if batch['label_weight'][row] > 0]
 
 
-SAMPLERS = {'encoder_decoder': _encoder_decoder, 'decoder_only': _decoder_only,
-            'encoder_only': _encoder_only, 'encoder_classifier': _encoder_classifier}
+SAMPLERS = {'decoded_targets': _encoder_decoder, 'continuation': _decoder_only,
+            'masked_tokens': _encoder_only, 'classes': _encoder_classifier}
 
 
 def predict_samples(model, params, batch: dict, tokenizer) -> list[dict]:
   """{'input', 'target', 'prediction'} texts for each row of a validation batch."""
-  return SAMPLERS[model.family](model, {'params': params}, jax.device_get(batch), tokenizer)
+  return SAMPLERS[families.of(model).samples](model, {'params': params}, jax.device_get(batch), tokenizer)

@@ -6,13 +6,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lm_jax.evaluation import decoding, metrics
-from lm_jax.train import model_io, partitioning
+from lm_jax.evaluation import metrics
+from lm_jax.generation import decoding
+from lm_jax import families, partitioning
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def _predicted_classes(model, params, batch):
-  return jnp.argmax(model_io.apply_model(model, params, batch, rngs={}), axis=-1)
+  return jnp.argmax(families.apply_model(model, params, batch, rngs={}), axis=-1)
 
 
 def _generated_ids(model, params, batch, generate_options: dict, max_new_tokens: int, eos_id: int,
@@ -21,7 +22,7 @@ def _generated_ids(model, params, batch, generate_options: dict, max_new_tokens:
   encoder-decoder, or the bidirectional prefix (BOS + inputs) of a decoder-only prefix-LM row.
   `place` lays the token rows out over the devices."""
   options = dict(generate_options, max_new_tokens=max_new_tokens)
-  if model.family == 'encoder_decoder':
+  if families.generating(model).prompt == families.ENCODER_PROMPT:
     return decoding.generate(model, {'params': params}, place(batch['encoder_input_tokens']),
                              eos_id=eos_id, rng=rng, **options)
   prompt_lengths = np.asarray(batch['decoder_causal_attention']).sum(axis=1)
@@ -42,7 +43,7 @@ def predict_batch(model, params, batch: dict, tokenizer, labels, generate_option
   def place(array):
     return array if sharding is None else partitioning.shard_rows(array, sharding)
 
-  if model.family == 'encoder_classifier':
+  if families.of(model).predicts_classes:
     inputs = batch if sharding is None else partitioning.shard_batch(batch, sharding)
     classes = partitioning.gather_rows(_predicted_classes(model, params, inputs))
     return [labels[c] for c in classes]

@@ -13,14 +13,13 @@ when gated), vocabulary V:
 A training step costs 3× the forward pass (backward ≈ 2× forward). Embedding lookups, norms and
 softmaxes are not matrix multiplies and are left out, as in the PaLM MFU convention.
 """
+from lm_jax import families
 
 
-def _layer_counts(config, family: str) -> tuple[int, int]:
-  if family == 'encoder_decoder':
-    return config.num_encoder_layers, config.num_decoder_layers
-  if family == 'decoder_only':
-    return 0, config.num_layers
-  return config.num_layers, 0
+def _layer_counts(config, family: families.Family) -> tuple[int, int]:
+  """(encoder layers, decoder layers) of a model config, 0 for a stack the family lacks."""
+  return tuple(getattr(config, field) if field else 0
+               for field in (family.encoder_layers, family.decoder_layers))
 
 
 def forward_flops(config, family: str, inputs_length: int, targets_length: int,
@@ -31,7 +30,8 @@ def forward_flops(config, family: str, inputs_length: int, targets_length: int,
   only). `skip_masked_causal_half=False` counts T² causal scores, as XLA computes them.
   """
   d, a, f, v = config.d_model, config.num_heads * config.head_dim, config.d_ff, config.vocab_size
-  encoder_layers, decoder_layers = _layer_counts(config, family)
+  declared = families.get(family)
+  encoder_layers, decoder_layers = _layer_counts(config, declared)
   i = inputs_length if encoder_layers else 0
   t = targets_length if decoder_layers else 0
   mlp_matrices = 3 if getattr(config, 'feed_forward', None) == 'gated-gelu' else 2
@@ -39,15 +39,14 @@ def forward_flops(config, family: str, inputs_length: int, targets_length: int,
   dense = 8 * d * a + 2 * mlp_matrices * d * f
   encoder = encoder_layers * (i * dense + 4 * i * i * a)
   decoder = decoder_layers * (t * dense + 4 * a * causal_keys)
-  if family == 'encoder_decoder':
+  if len(declared.stacks) == 2:  # cross-attention
     decoder += decoder_layers * (4 * d * a * (t + i) + 4 * t * i * a)
   output = 2 * t * d * v if decoder_layers else 2 * i * (d * d + d * v)
   return encoder + decoder + output
 
 
 def tokens_per_example(family: str, inputs_length: int, targets_length: int) -> int:
-  return {'encoder_decoder': inputs_length + targets_length, 'decoder_only': targets_length,
-          'encoder_only': inputs_length}[family]
+  return families.get(family).tokens_per_example(inputs_length, targets_length)
 
 
 def train_flops_per_token(config, family: str, inputs_length: int, targets_length: int) -> float:

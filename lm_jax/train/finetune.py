@@ -14,11 +14,13 @@ import orbax.checkpoint as ocp
 from flax import traverse_util
 
 from lm_jax import convert
+from lm_jax.choices import FINETUNE_MODES
 from lm_jax.convert import hf_files
 from lm_jax.data import pipeline
 from lm_jax.data import tokenizer as tokenizer_lib
+from lm_jax.train import checkpoint_integrity as integrity
+from lm_jax.train.checkpoints import CheckpointError, check_integrity
 
-FINETUNE_MODES = ('full', 'frozen')
 TRAINABLE, FROZEN = 'trainable', 'frozen'  # the labels optimizers.make_optimizer understands
 
 _EXPECTED = ('an lm_jax workdir (config.json and checkpoints/ with at least one step) or a local '
@@ -76,9 +78,12 @@ def load_pretrained(path: str) -> Pretrained:
 
 
 def _read_only_manager(workdir: str) -> ocp.CheckpointManager:
+  # Read-only: it never removes a leftover temporary directory (the run may still be saving
+  # into it), and never lists one as a step either.
   return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), 'checkpoints'),
                                options=ocp.CheckpointManagerOptions(read_only=True),
-                               item_handlers={'state': ocp.PyTreeCheckpointHandler()})
+                               item_handlers={'state': ocp.PyTreeCheckpointHandler(),
+                                              integrity.ITEM: integrity.ManifestHandler()})
 
 
 def _latest_step(manager: ocp.CheckpointManager) -> int:
@@ -106,19 +111,37 @@ def param_shapes(workdir: str, step: int) -> dict:
 
 def latest_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
   """(params as numpy arrays, step) of checkpoint `step` (default: the latest) in
-  `<workdir>/checkpoints`."""
+  `<workdir>/checkpoints`, checked against the step's integrity manifest."""
   manager = _read_only_manager(workdir)
   try:
     step = _latest_step(manager) if step is None else step
-    params_metadata = _params_metadata(manager, step)
-    # A partial restore of the `params` subtree alone: the optimizer state (2x the parameters
-    # for Adam, another structure for a frozen run) is never read, and need not be known.
-    item = {'params': params_metadata}
-    restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), item)
-    restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
-        item=item, restore_args=restore_args, partial_restore=True)))
+    where = f'checkpoint step {step} in {manager.directory}'
+    earlier = [s for s in manager.all_steps() if s < step]
+    # Deleting a damaged latest step makes the one before it the latest.
+    what_to_do = (f'Delete {manager.directory / str(step)} to use step {max(earlier)}.' if earlier
+                  else 'There is no earlier checkpoint to use instead.')
+    try:
+      params_metadata = _params_metadata(manager, step)
+      # A partial restore of the `params` subtree alone: the optimizer state (2x the parameters
+      # for Adam, another structure for a frozen run) is never read, and need not be known.
+      item = {'params': params_metadata}
+      restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), item)
+      items = {'state': ocp.args.PyTreeRestore(item=item, restore_args=restore_args,
+                                               partial_restore=True)}
+      if integrity.ITEM in manager.item_metadata(step):  # absent when saved by older code
+        items[integrity.ITEM] = integrity.ManifestRestore()
+      restored = manager.restore(step, args=ocp.args.Composite(**items))
+    except Exception as e:  # orbax raises many types; all mean the same thing to the user.
+      raise CheckpointError(f'Could not read the params of {where}: {type(e).__name__}: {e}\n'
+                            f'The checkpoint is corrupt or unreadable. {what_to_do}') from e
   finally:
     manager.close()
+  try:
+    # Paths under 'params/', as saved: the manifest's entries of the rest go unused.
+    check_integrity(restored['state'],
+                    restored[integrity.ITEM] if integrity.ITEM in items else None, where)
+  except integrity.IntegrityError as e:
+    raise CheckpointError(f'The params of {where} are corrupt: {e}. {what_to_do}') from e
   return restored['state']['params'], int(step)
 
 

@@ -7,11 +7,12 @@ import jax
 import ml_collections
 from tqdm import tqdm
 
+from lm_jax import partitioning
 from lm_jax.train import (early_stopping, fault_injection, metrics_writer, nonfinite,
-                          partitioning, train_step as steps)
+                          train_step as steps)
 from lm_jax.train.trainer import Trainer, add_sums
 
-__all__ = ['Trainer', 'train_and_evaluate']
+__all__ = ['train_and_evaluate']
 
 
 def _write_samples(workdir: str, samples: list[dict]) -> None:

@@ -12,7 +12,7 @@ step's loss is left out of the logged means. The loop logs `train/skipped_steps`
 import jax
 import jax.numpy as jnp
 
-ACTIONS = ('stop', 'skip')
+from lm_jax.choices import NONFINITE_ACTIONS as ACTIONS
 
 
 class NonFiniteError(RuntimeError):

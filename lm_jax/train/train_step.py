@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from lm_jax.train import losses, model_io, nonfinite as nonfinite_lib, partitioning
+from lm_jax import families, partitioning
+from lm_jax.train import losses, nonfinite as nonfinite_lib
 
 
 @flax.struct.dataclass
@@ -21,7 +22,7 @@ class TrainState:
 
 def init_params(model: nn.Module, rng: jax.Array, batch_shapes: dict):
   """Fresh parameters for batches of `batch_shapes` (batch key -> (shape, dtype))."""
-  args, kwargs = model_io.model_arguments(model, model_io.dummy_inputs(model, batch_shapes))
+  args, kwargs = families.model_arguments(model, families.dummy_inputs(model, batch_shapes))
   return model.init({'params': rng}, *args, **kwargs)['params']
 
 
@@ -35,8 +36,8 @@ def init_train_state(model: nn.Module, optimizer: optax.GradientTransformation, 
 
 
 def _loss_terms(model, params, batch, loss_config, rngs):
-  logits = model_io.apply_model(model, params, batch, rngs)
-  targets, weights = model_io.targets_and_weights(model, batch)
+  logits = families.apply_model(model, params, batch, rngs)
+  targets, weights = families.targets_and_weights(model, batch)
   return losses.cross_entropy(logits, targets, weights,
                               label_smoothing=loss_config.label_smoothing,
                               z_loss=loss_config.z_loss)
@@ -81,7 +82,7 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
     metrics = dict(terms,
                    grad_norm=grad_norm,
                    learning_rate=schedule(state.step),
-                   tokens=model_io.token_count(model, batch),
+                   tokens=families.token_count(model, batch),
                    nonfinite=(~finite).astype(jnp.int32))
     new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
                               dropout_rng=next_rng)

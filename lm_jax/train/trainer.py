@@ -4,12 +4,12 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from lm_jax import config_schema, models
-from lm_jax.data import pipeline, tasks
+from lm_jax import families, models, partitioning
+from lm_jax.data import fingerprint, pipeline, tasks
 from lm_jax.evaluation import samples as samples_lib
 from lm_jax.evaluation import metrics, task_eval
-from lm_jax.train import (checkpoints, early_stopping, finetune, model_io, optimizers,
-                          partitioning, run_config, train_step as steps)
+from lm_jax.train import (checkpoints, early_stopping, finetune, optimizers, run_config,
+                          train_step as steps)
 
 def add_sums(total, new):
   return new if total is None else jax.tree.map(jnp.add, total, new)
@@ -19,12 +19,13 @@ class Trainer:
   """`training=False` builds what restoring and using a checkpoint needs, and no train data."""
 
   def __init__(self, config: ml_collections.ConfigDict, workdir: str, training: bool = True):
-    config_schema.validate_config(config)
     config, self.pretrained = run_config.resolve(config)
     self.config, self.workdir = config, workdir
+    if training and config.finetune.mode != 'full' and self.pretrained is None:
+      raise ValueError("config.finetune.mode='frozen' keeps pretrained weights fixed, so it needs "
+                       '--config.init_from=<lm_jax workdir or Hugging Face directory>.')
     self.model = models.build_model(config.model)  # Rejects unknown model keys before any compute.
-    model_io.family_io(self.model)  # a model class must declare its family
-    self.family = self.model.family
+    self.family = families.of(self.model).name  # a model class must declare its family
     self.task = tasks.get(config.data.task) if config.data.task else None
     if training:  # eval and generate modes never stop early, whatever eval.metrics they score
       self._check_early_stopping_metric()
@@ -33,7 +34,7 @@ class Trainer:
     self.replicated = partitioning.replicated(self.mesh)
     self.batch_sharding = partitioning.batch_sharding(self.mesh)
     shapes = pipeline.batch_shapes(config.data, self.global_batch, family=self.family)
-    model_io.check_batch_keys(self.model, shapes, config.data.objective, task=config.data.task)
+    families.check_batch_keys(self.model, shapes, config.data.objective, task=config.data.task)
 
     self.tokenizer = pipeline.load_tokenizer_for(config.data)
     if self.tokenizer.vocab_size > config.model.vocab_size:
@@ -47,6 +48,8 @@ class Trainer:
     self.train_iter = pipeline.make_train_iterator(
         config.data, self.tokenizer, self.global_batch, config.seed,
         family=self.family) if training else None
+    if training:  # the data is prepared by now; a result can be traced to what it saw
+      fingerprint.write_fingerprint(workdir, config.data)
 
     labels = self._param_labels(shapes) if training else None
     self.optimizer, self.schedule = optimizers.make_optimizer(
@@ -54,8 +57,9 @@ class Trainer:
     self._init, self.train_step, self.eval_step = steps.jit_steps(
         self.model, self.optimizer, self.schedule, config.loss, self.mesh, shapes,
         param_labels=labels, nonfinite=config.nonfinite)
-    self.checkpointer = checkpoints.Checkpointer(workdir, config.checkpoint_every_steps,
-                                                 config.keep_checkpoints)
+    self.checkpointer = checkpoints.Checkpointer(
+        workdir, config.checkpoint_every_steps, config.keep_checkpoints,
+        restore_fallback=config.restore_fallback, writer=training)
     self.checkpointer.check_config(config, write=training)
     self.restored_extra = {}
 
@@ -74,9 +78,6 @@ class Trainer:
     """'trainable' / 'frozen' per parameter for frozen feature extraction, else None (all learn)."""
     if self.config.finetune.mode == 'full':
       return None
-    if self.pretrained is None:
-      raise ValueError("config.finetune.mode='frozen' keeps pretrained weights fixed, so it needs "
-                       '--config.init_from=<lm_jax workdir or Hugging Face directory>.')
     abstract = jax.eval_shape(
         lambda rng: steps.init_params(self.model, rng, shapes), jax.random.key(0))
     # Shapes only: a resuming run labels its frozen parameters without reading the weights.

@@ -51,6 +51,18 @@ def test_pad_rows_fills_zeros_and_checks_keys():
     packing.pad_rows([packing.packed_decoder_row(list(range(3, 10)), EOS)], shapes)  # too long
 
 
+def test_batch_from_examples_layout():
+  examples = [([5, 6, 7], [8, 9]), (list(range(3, 20)), list(range(3, 9)))]
+  batch = packing.batch_from_examples(examples, inputs_length=8, targets_length=4, eos_id=EOS)
+  assert set(batch) == {'encoder_input_tokens', 'decoder_input_tokens', 'decoder_target_tokens',
+                        'decoder_loss_weights'}
+  assert batch['encoder_input_tokens'].tolist()[0] == [5, 6, 7, EOS, 0, 0, 0, 0]
+  assert batch['decoder_target_tokens'].tolist() == [[8, 9, EOS, 0], [3, 4, 5, 6]]  # no EOS
+  assert batch['decoder_input_tokens'].tolist() == [[0, 8, 9, EOS], [0, 3, 4, 5]]
+  assert batch['decoder_loss_weights'].tolist() == [[1, 1, 1, 0], [1, 1, 1, 1]]
+  assert batch['encoder_input_tokens'].tolist()[1] == list(range(3, 11))
+
+
 def test_encoder_decoder_row_matches_batch_from_examples():
   examples = [([5, 6, 7], [8, 9]), (list(range(3, 20)), list(range(3, 9)))]
   batch = packing.batch_from_examples(examples, inputs_length=8, targets_length=4, eos_id=EOS)

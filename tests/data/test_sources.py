@@ -4,7 +4,7 @@ import time
 import pytest
 
 from lm_jax.data import sources
-from lm_jax.data import stdlib_corpus
+from lm_jax.data.builders import stdlib_corpus
 
 
 def test_stdlib_docs_source_is_random_access_str(make_data_config):

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from lm_jax.config_schema import default_config, validate_config
+from lm_jax.config.schema import default_config, validate_config
 from lm_jax.data import pipeline, sources
 from lm_jax.data import tokenizer as tokenizer_lib
 
@@ -62,25 +62,27 @@ def test_training_is_deterministic(make_data_config):
 
 
 def test_extra_text_gives_its_language_a_share_of_the_vocabulary(tokenizer, make_data_config):
-  # T5's recipe: an English corpus's vocabulary trained with German text mixed in.
-  extra = 'system_translations/de:target'
+  # T5's recipe: an English corpus's vocabulary trained with German text mixed in. Django's
+  # German catalogs (a requirement, the same on every machine) are ~460 training messages:
+  # enough to spell German in fewer tokens, not the 1.7x fewer of the system catalogs (README).
+  extra = 'django_translations/de:target'
   joint = pipeline.load_tokenizer_for(make_data_config(tokenizer_extra_text=(extra,)))
-  assert joint.path.endswith('stdlib_docs_system_translations_de_target_2000.model')
+  assert joint.path.endswith('stdlib_docs_django_translations_de_target_2000.model')
   assert joint.vocab_size == tokenizer.vocab_size
   german = list(sources.load_text_source(make_data_config(), 'validation',
-                                         'system_translations/de', 'target'))[:300]
+                                         'django_translations/de', 'target'))[:300]
   chars = sum(len(text) for text in german)
   per_token = lambda tok: chars / sum(len(tok.encode(text)) for text in german)
-  assert per_token(joint) > 1.5 * per_token(tokenizer), (per_token(joint), per_token(tokenizer))
+  assert per_token(joint) > per_token(tokenizer), (per_token(joint), per_token(tokenizer))
   for text in german + list(sources.load_text_source(make_data_config(), 'validation'))[:50]:
     assert joint.decode(joint.encode(text)) == text
 
 
 def test_extra_text_must_name_a_dataset_and_a_feature(make_data_config):
   config = default_config()
-  config.data.tokenizer_extra_text = ('system_translations/de',)
+  config.data.tokenizer_extra_text = ('django_translations/de',)
   with pytest.raises(ValueError, match="tokenizer_extra_text.*'<dataset>:<feature>'"):
     validate_config(config)
   with pytest.raises(ValueError, match="no feature 'text_de'.*features: "):
     pipeline.load_tokenizer_for(make_data_config(
-        tokenizer_extra_text=('system_translations/de:text_de',), tokenizer_vocab_size=1999))
+        tokenizer_extra_text=('django_translations/de:text_de',), tokenizer_vocab_size=1999))

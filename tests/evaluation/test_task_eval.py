@@ -3,7 +3,7 @@ import jax
 import numpy as np
 
 from lm_jax.evaluation import task_eval
-from lm_jax.evaluation.decoding import generate
+from lm_jax.generation.decoding import generate
 
 
 def test_prefix_lm_rows_are_decoded_from_their_bidirectional_prompt(tiny_gpt):

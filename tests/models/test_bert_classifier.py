@@ -9,11 +9,12 @@ import numpy as np
 import optax
 from flax import traverse_util
 
-from lm_jax.config_schema import default_config
+from lm_jax import families
+from lm_jax.config.schema import default_config
 from lm_jax.evaluation import samples
 from lm_jax.models import build_model
 from lm_jax.models.bert import Bert, BertClassifier, BertClassifierConfig, BertConfig
-from lm_jax.train import losses, model_io, optimizers
+from lm_jax.train import losses, optimizers
 
 TINY = BertClassifierConfig(vocab_size=64, d_model=32, num_heads=4, head_dim=8, d_ff=64,
                             num_layers=2, max_length=16, dropout_rate=0.0,
@@ -80,16 +81,16 @@ def test_family_loss_scores_one_label_per_row():
   model, params = _init()
   batch = {'encoder_input_tokens': TOKENS, 'label': jnp.array([2, 0]),
            'label_weight': jnp.array([1.0, 0.0])}
-  logits = model_io.apply_model(model, params, batch, rngs={})
-  targets, weights = model_io.targets_and_weights(model, batch)
+  logits = families.apply_model(model, params, batch, rngs={})
+  targets, weights = families.targets_and_weights(model, batch)
   terms = losses.cross_entropy(logits, targets, weights)
   expected = optax.softmax_cross_entropy_with_integer_labels(logits, batch['label'])[0]
   np.testing.assert_allclose(float(terms['loss_sum']), float(expected), rtol=1e-6)
   assert float(terms['weight_sum']) == 1.0
-  assert int(model_io.token_count(model, batch)) == 8
-  model_io.check_batch_keys(model, batch.keys(), 'mlm', task='wordnet_categories')
+  assert int(families.token_count(model, batch)) == 8
+  families.check_batch_keys(model, batch.keys(), 'mlm', task='wordnet_categories')
   try:
-    model_io.check_batch_keys(model, ('encoder_input_tokens', 'encoder_target_tokens',
+    families.check_batch_keys(model, ('encoder_input_tokens', 'encoder_target_tokens',
                                       'encoder_loss_weights'), 'mlm')
     raise AssertionError('an MLM batch must be rejected')
   except ValueError as e:
@@ -120,7 +121,7 @@ def test_learns_a_separable_problem():
   @jax.jit
   def step(params, opt_state, batch, key):
     def loss_fn(p):
-      logits = model_io.apply_model(model, p, batch, rngs={'dropout': key})
+      logits = families.apply_model(model, p, batch, rngs={'dropout': key})
       terms = losses.cross_entropy(logits, batch['label'], batch['label_weight'])
       return terms['loss_sum'] / terms['weight_sum']
     loss, grads = jax.value_and_grad(loss_fn)(params)

@@ -10,7 +10,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from lm_jax import config_schema
+from lm_jax.config import schema
 from lm_jax.models import build_model
 from lm_jax.models.position_encoding import sinusoidal_position_encoding
 from lm_jax.models.transformer import Transformer, TransformerConfig
@@ -250,8 +250,8 @@ def test_dropout_only_with_a_dropout_rng_and_learned_positions_check_length():
 
 
 def test_base_config_is_the_paper_recipe():
-  config = config_schema.load_config(CONFIG)
-  config_schema.validate_config(config)
+  config = schema.load_config(CONFIG)
+  schema.validate_config(config)
   assert build_model(config.model).config == TransformerConfig()  # the defaults are the base model
   optimizer = config.optimizer
   assert (optimizer.name, optimizer.b1, optimizer.b2, optimizer.eps) == ('adamw', 0.9, 0.98, 1e-9)
@@ -261,6 +261,6 @@ def test_base_config_is_the_paper_recipe():
     # §5.3, counting steps from 1; lm_jax's optimizer step s is the paper's step s + 1.
     paper = 512**-0.5 * min(step**-0.5, step * 4000**-1.5)
     np.testing.assert_allclose(schedule(step - 1), paper, rtol=2e-4)
-  tiny = config_schema.load_config(CONFIG + ':tiny')
-  config_schema.validate_config(tiny)
+  tiny = schema.load_config(CONFIG + ':tiny')
+  schema.validate_config(tiny)
   assert build_model(tiny.model).config.d_model == 64

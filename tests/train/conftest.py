@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from lm_jax.config_schema import load_config
+from lm_jax.config.schema import load_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

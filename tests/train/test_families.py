@@ -6,10 +6,12 @@ import os
 
 import pytest
 
-from lm_jax.config_schema import load_config
-from lm_jax.evaluation import prompts
-from lm_jax.train import loop, modes
+from lm_jax.config.schema import load_config
+from lm_jax.generation import prompts
+from lm_jax import modes
+from lm_jax.train import loop
 from lm_jax.train.metrics_writer import read_metrics
+from lm_jax.train.trainer import Trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAMILY_CONFIGS = ['gpt2_small.py:tiny', 'bert_base.py:tiny', 'transformer_base.py:tiny']
@@ -78,9 +80,9 @@ def test_objective_that_does_not_feed_the_model_family_is_rejected(data_dir, tmp
   config = _config('gpt2_small.py:tiny', data_dir)
   config.data.objective = 'mlm'
   with pytest.raises(ValueError, match="decoder_only.*causal_lm"):
-    loop.Trainer(config, str(tmp_path / 'run'))
+    Trainer(config, str(tmp_path / 'run'))
 
 
 def test_modes_cover_the_schema():
-  from lm_jax import config_schema
-  assert tuple(modes.MODES) == config_schema.MODES
+  from lm_jax import choices
+  assert tuple(modes.MODES) == choices.RUN_MODES

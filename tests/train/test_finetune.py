@@ -160,7 +160,7 @@ def test_load_pretrained_lm_jax_workdir(tmp_path, tiny_config, data_dir):
   config_file.write_text(json.dumps(saved))
   assert finetune.load_pretrained(workdir).tokenizer_path == '/models/spm.model'
   # One that trained its vocabulary with extra text mixed in names the file it cached then.
-  extra = ('system_translations/de:target',)
+  extra = ('django_translations/de:target',)
   saved['data'].update(tokenizer_path=None, tokenizer_extra_text=list(extra))
   config_file.write_text(json.dumps(saved))
   joint = config.data.copy_and_resolve_references()

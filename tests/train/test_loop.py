@@ -1,5 +1,6 @@
 """End-to-end behaviour of the training loop on the tiny T5 config."""
 import glob
+import json
 import math
 import os
 
@@ -9,6 +10,7 @@ import pytest
 
 from lm_jax.train import checkpoints, loop
 from lm_jax.train.metrics_writer import read_metrics
+from lm_jax.train.trainer import Trainer
 
 
 def _train_losses(workdir):
@@ -29,6 +31,10 @@ def test_tiny_t5_learns_checkpoints_evaluates_and_samples(tiny_config, tmp_path)
   samples = open(os.path.join(workdir, 'samples.jsonl')).read().splitlines()
   assert len(samples) == tiny_config.num_samples and '<extra_id_0>' in samples[0]
   assert glob.glob(f'{workdir}/tensorboard/events.out.tfevents.*')
+  with open(os.path.join(workdir, 'data_fingerprint.json')) as f:
+    recorded = json.load(f)
+  assert recorded['datasets']['stdlib_docs']['num_examples']['train'] > 1000
+  assert len(recorded['datasets']['stdlib_docs']['sha256']) == 64 and recorded['python_version']
 
 
 def test_interrupted_run_resumes_exactly(tiny_config, tmp_path):
@@ -93,6 +99,6 @@ def test_bfloat16_compute_trains_with_float32_parameters(tiny_config, tmp_path):
   loop.train_and_evaluate(tiny_config, workdir)
   losses = _train_losses(workdir)
   assert losses[40] < losses[10] - 1.0, losses
-  trainer = loop.Trainer(tiny_config, workdir)
+  trainer = Trainer(tiny_config, workdir)
   params = trainer.initial_state().params
   assert {str(p.dtype) for p in jax.tree.leaves(params)} == {'float32'}

@@ -10,17 +10,23 @@ import sys
 import numpy as np
 import pytest
 
-from lm_jax.config_schema import load_config, override
+from lm_jax.config.schema import load_config, override
+from lm_jax.data.builders import wordnet_categories
 from lm_jax.train import loop
 from lm_jax.train.metrics_writer import read_metrics
+from system_data import wordnet
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEVICES = 8
 # (pretraining config, fine-tuning config, its overrides): one per family, as each predicts
 # through its own path (encoder-decoder and prefix-LM decoding, the classifier's argmax).
+# Translation reads Django's catalogs (installed by the requirements), not the machine's that
+# the :tiny config names; the classifier WordNet files made by the test (`wordnet_env`).
+DJANGO = {'data.task': 'translate_en_de'}
 RUNS = {
-    'encoder_decoder': ('t5_small.py:tiny', 'finetune_translation.py:tiny', {}),
-    'decoder_only': ('gpt2_small.py:tiny', 'finetune_translation.py:tiny', {'model.name': 'gpt'}),
+    'encoder_decoder': ('t5_small.py:tiny', 'finetune_translation.py:tiny', DJANGO),
+    'decoder_only': ('gpt2_small.py:tiny', 'finetune_translation.py:tiny',
+                     {**DJANGO, 'model.name': 'gpt'}),
     'encoder_classifier': ('bert_base.py:tiny', 'finetune_classification.py:bert_tiny', {}),
 }
 
@@ -31,9 +37,10 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def _main(flags: list[str], processes: int, log_prefix: str) -> None:
-  """`python -m lm_jax.main FLAGS` as `processes` processes sharing DEVICES CPU devices."""
-  env = dict(os.environ, JAX_PLATFORMS='cpu',
+def _main(flags: list[str], processes: int, log_prefix: str, env: dict[str, str]) -> None:
+  """`python -m lm_jax.main FLAGS` as `processes` processes sharing DEVICES CPU devices, with
+  `env` added to the environment."""
+  env = dict(os.environ, **env, JAX_PLATFORMS='cpu',
              XLA_FLAGS=f'--xla_force_host_platform_device_count={DEVICES // processes}')
   cluster = []
   if processes > 1:
@@ -75,6 +82,14 @@ def pretrained(data_dir, tmp_path_factory):
   return workdirs
 
 
+@pytest.fixture(scope='module')
+def wordnet_env(tmp_path_factory) -> dict[str, str]:
+  """The environment that points wordnet_categories at made-up data files in WordNet's format
+  (Debian's wordnet-base may be absent)."""
+  directory = wordnet.write(str(tmp_path_factory.mktemp('wordnet')))
+  return {wordnet_categories.ENV_VAR: directory}
+
+
 def _flags(family, data_dir, init_from, workdir, mode='train'):
   _, spec, changes = RUNS[family]
   overrides = {**changes, 'data.data_dir': data_dir, 'init_from': init_from,
@@ -93,10 +108,11 @@ def _by_step(metrics: list[dict]) -> dict:
 
 
 @pytest.mark.parametrize('family', list(RUNS))
-def test_two_hosts_train_and_evaluate_as_one(family, data_dir, pretrained, tmp_path):
+def test_two_hosts_train_and_evaluate_as_one(family, pretrained, wordnet_env, tmp_path):
   one, two = str(tmp_path / 'one_host'), str(tmp_path / 'two_hosts')
-  _main(_flags(family, data_dir, pretrained[family], one), 1, one)
-  _main(_flags(family, data_dir, pretrained[family], two), 2, two)
+  data_dir = str(tmp_path / 'tfds')  # the task's data, apart from the session's real datasets
+  _main(_flags(family, data_dir, pretrained[family], one), 1, one, wordnet_env)
+  _main(_flags(family, data_dir, pretrained[family], two), 2, two, wordnet_env)
 
   # The same batches, losses and decoded predictions, and host 0 alone wrote them.
   single, double = read_metrics(one), read_metrics(two)
@@ -109,7 +125,8 @@ def test_two_hosts_train_and_evaluate_as_one(family, data_dir, pretrained, tmp_p
     assert len(f.readlines()) == 2
 
   # Eval mode on two hosts scores the checkpoint as one host's training logged it.
-  _main(_flags(family, data_dir, pretrained[family], two, mode='eval'), 2, f'{two}_eval')
+  _main(_flags(family, data_dir, pretrained[family], two, mode='eval'), 2, f'{two}_eval',
+        wordnet_env)
   with open(os.path.join(two, 'eval_validation.json')) as f:
     result = json.load(f)
   last_eval = {k: v for (step, k), v in expected.items() if step == 4 and k.startswith('eval/')}

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lm_jax import models
-from lm_jax.config_schema import default_config
+from lm_jax.config.schema import default_config
 from lm_jax.data import pipeline
 from lm_jax.train import loop, nonfinite, optimizers, train_step as steps
 from lm_jax.train.metrics_writer import read_metrics

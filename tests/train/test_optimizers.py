@@ -4,7 +4,7 @@ import numpy as np
 import optax
 import pytest
 
-from lm_jax.config_schema import default_config
+from lm_jax.config.schema import default_config
 from lm_jax.train import optimizers
 
 

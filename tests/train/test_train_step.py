@@ -7,7 +7,7 @@ import numpy as np
 import optax
 
 from lm_jax import models
-from lm_jax.config_schema import default_config
+from lm_jax.config.schema import default_config
 from lm_jax.train import optimizers, train_step as steps
 
 

@@ -1,18 +1,20 @@
 """The project's offline TFDS datasets, prepared from text already on the machine:
-`prepare(name, data_dir)` builds one on first use and returns its builder."""
+`prepare(name, data_dir)` builds one on first use and returns its builder. Each builder module
+is registered below; the others (offline, stdlib_corpus, python_sources, docstring_rules,
+rst_text, gettext_pairs, qa_contexts) are helpers the builders share, never another builder."""
 
 import functools
 from collections.abc import Callable
 
 import tensorflow_datasets as tfds
 
-from lm_jax.data import stdlib_docs_builder
 from lm_jax.data.builders import code_summaries
 from lm_jax.data.builders import django_translations
 from lm_jax.data.builders import docstring_qa
 from lm_jax.data.builders import docstring_summaries
 from lm_jax.data.builders import python_faq
 from lm_jax.data.builders import python_reference_qa
+from lm_jax.data.builders import stdlib_docs
 from lm_jax.data.builders import system_translations
 from lm_jax.data.builders import wordnet_categories
 
@@ -21,9 +23,7 @@ _SYSTEM = 'system_translations'
 
 # Dataset name (with its config, as in tfds.builder('name/config')) -> its `prepare(data_dir)`.
 _PREPARERS: dict[str, Callable[[str | None], tfds.core.DatasetBuilder]] = {
-    # Looked up when called: stdlib_docs_builder imports this package's `offline`, so when it
-    # is imported first this module runs while stdlib_docs_builder is still half-defined.
-    'stdlib_docs': lambda data_dir: stdlib_docs_builder.prepare(data_dir),
+    'stdlib_docs': stdlib_docs.prepare,
     'docstring_summaries': docstring_summaries.prepare,
     **{f'code_summaries/{source}': functools.partial(code_summaries.prepare, source)
        for source in code_summaries.SOURCES},
@@ -46,9 +46,9 @@ def prepare(name: str, data_dir: str | None = None) -> tfds.core.DatasetBuilder 
   preparer = _PREPARERS.get(name)
   if preparer is not None:
     return preparer(data_dir)
-  for family, module in ((_DJANGO, django_translations), (_SYSTEM, system_translations)):
-    if name.split('/')[0] == family:
+  for dataset, module in ((_DJANGO, django_translations), (_SYSTEM, system_translations)):
+    if name.split('/')[0] == dataset:
       raise ValueError(
-          f'Unknown dataset {name!r}: {family} needs a language, one of '
-          f'{", ".join(f"{family}/{language}" for language in module.LANGUAGES)}.')
+          f'Unknown dataset {name!r}: {dataset} needs a language, one of '
+          f'{", ".join(f"{dataset}/{language}" for language in module.LANGUAGES)}.')
   return None

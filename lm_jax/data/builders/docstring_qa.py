@@ -13,10 +13,12 @@ from collections.abc import Iterable, Iterator
 
 import tensorflow_datasets as tfds
 
-from lm_jax.data.builders import code_summaries, docstring_summaries, offline
-from lm_jax.data.builders import python_reference_qa
+from lm_jax.data.builders import offline
+from lm_jax.data.builders import python_sources
+from lm_jax.data.builders import qa_contexts
+from lm_jax.data.builders import stdlib_corpus
 
-SOURCES = code_summaries.SOURCES
+SOURCES = python_sources.SOURCES
 MAX_ENTRIES = 4  # per context, so that most contexts hold distractor entries
 MAX_CONTEXT_CHARS = 800  # a context stays under this: ~250 tokens of a small vocabulary
 
@@ -37,23 +39,23 @@ def arguments(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
   return ', '.join(names)
 
 
-def render(function: code_summaries.DocumentedFunction) -> str:
+def render(function: python_sources.DocumentedFunction) -> str:
   """The function's line of a context: 'JSONEncoder.encode(self, o): Return a JSON string...'.
   Its module is named once, on the context's first line (`context`)."""
   return f'{function.qualname}({arguments(function.node)}): {function.summary}'
 
 
-def context(functions: list[code_summaries.DocumentedFunction]) -> str:
+def context(functions: list[python_sources.DocumentedFunction]) -> str:
   """'json.encoder' and the functions' lines, one line each: functions of one module."""
-  module = docstring_summaries.module_name(functions[0].relpath)
+  module = stdlib_corpus.module_name(functions[0].relpath)
   return '\n'.join([module] + list(map(render, functions)))
 
 
-def chunks(functions: Iterable[code_summaries.DocumentedFunction]
-           ) -> Iterator[list[code_summaries.DocumentedFunction]]:
+def chunks(functions: Iterable[python_sources.DocumentedFunction]
+           ) -> Iterator[list[python_sources.DocumentedFunction]]:
   """Consecutive functions of one module, up to MAX_ENTRIES, their context under
   MAX_CONTEXT_CHARS; a function whose context alone is that long is left out."""
-  return python_reference_qa.listing_chunks(
+  return qa_contexts.listing_chunks(
       (function for function in functions if len(context([function])) < MAX_CONTEXT_CHARS),
       lambda function: function.relpath, context, MAX_ENTRIES, MAX_CONTEXT_CHARS)
 
@@ -65,7 +67,7 @@ def examples(source: str = 'stdlib') -> Iterator[tuple[str, str, dict]]:
   seen = set()
 
   def first_copies():
-    for function in code_summaries.documented_functions(source):
+    for function in python_sources.documented_functions(source):
       if (function.qualname, function.summary) not in seen:
         seen.add((function.qualname, function.summary))
         yield function
@@ -81,7 +83,7 @@ def examples(source: str = 'stdlib') -> Iterator[tuple[str, str, dict]]:
 class DocstringQa(offline.OfflineBuilder):
   """Templated questions on Python functions, answered by their docstrings' summary lines."""
 
-  BUILDER_CONFIGS = code_summaries.source_configs()
+  BUILDER_CONFIGS = python_sources.source_configs()
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
@@ -97,7 +99,7 @@ class DocstringQa(offline.OfflineBuilder):
             '(templated, as in WikiReading or zsRE). answer: the asked function\'s docstring '
             'summary line, an exact substring of the context. name: the qualified name asked '
             'about. Splits 80/10/10 by a hash of the module path, so a module is in one split.'),
-        features=python_reference_qa.features(),
+        features=qa_contexts.features(),
         homepage='https://docs.python.org/3/library/',
         license='The licences of the modules read: the Python Software Foundation License '
         '(PSF-2.0) for the standard library, each package\'s own for site-packages.',
@@ -105,7 +107,7 @@ class DocstringQa(offline.OfflineBuilder):
 
   def _keyed_examples(self):
     for key, relpath, example in examples(self.builder_config.name):
-      yield docstring_summaries.split_of(relpath), key, example
+      yield offline.hash_split(relpath, offline.TRAIN_VALIDATION_TEST), key, example
 
 
 def prepare(source: str, data_dir: str | None = None) -> DocstringQa:

@@ -2,51 +2,21 @@
 paragraph, a summarisation task built offline from Python's own source (PSF licence)."""
 
 import platform
-import re
 from collections.abc import Iterator
 
 import tensorflow_datasets as tfds
 
-from lm_jax.data import stdlib_corpus
+from lm_jax.data.builders import docstring_rules
 from lm_jax.data.builders import offline
+from lm_jax.data.builders import stdlib_corpus
 
-# A one- or two-word first line ("Constructor.") summarises nothing; past 40 words the
-# "summary" is a paragraph of its own.
-MIN_SUMMARY_WORDS, MAX_SUMMARY_WORDS = 3, 40
 # Below this the body is a remark ("See above."), not a document to summarise.
 MIN_DOCUMENT_WORDS = 10
-_PARAGRAPH_BREAK = re.compile(r'\n[ \t]*\n')
-# First lines that are call signatures ("getopt(args, options) -> opts, args", "S.index(value)
-# -> integer"), the pre-annotation habit of C-era modules, not prose summaries.
-_SIGNATURE = re.compile(r'^[\w.]+\(|^[\w.]+\s*->')
 
 
 def split_of(key: str) -> str:
   """'train' (80%), 'validation' (10%) or 'test' (10%), fixed by a hash of `key`."""
   return offline.hash_split(key, offline.TRAIN_VALIDATION_TEST)
-
-
-def module_name(relpath: str) -> str:
-  """'json/__init__.py' -> 'json', 'email/mime/text.py' -> 'email.mime.text'."""
-  parts = relpath[:-len('.py')].split('/')
-  if parts[-1] == '__init__':
-    parts.pop()
-  return '.'.join(parts)
-
-
-def paragraphs_of(docstring: str) -> list[str]:
-  """The non-blank paragraphs of a cleaned docstring, split at blank lines."""
-  paragraphs = [p.strip('\n') for p in _PARAGRAPH_BREAK.split(docstring.strip())]
-  return [p for p in paragraphs if p.strip()]
-
-
-def summary_of(paragraph: str) -> str | None:
-  """`paragraph` with its whitespace collapsed if it reads as a summary, else None."""
-  summary = ' '.join(paragraph.split())
-  if (not MIN_SUMMARY_WORDS <= len(summary.split()) <= MAX_SUMMARY_WORDS
-      or _SIGNATURE.match(summary)):
-    return None
-  return summary
 
 
 def summary_pair(docstring: str) -> tuple[str, str] | None:
@@ -55,10 +25,10 @@ def summary_pair(docstring: str) -> tuple[str, str] | None:
   The summary is the first paragraph with its whitespace collapsed; the document is every
   later paragraph as written (indented examples keep their layout).
   """
-  paragraphs = paragraphs_of(docstring)
+  paragraphs = docstring_rules.paragraphs_of(docstring)
   if len(paragraphs) < 2:
     return None
-  summary = summary_of(paragraphs[0])
+  summary = docstring_rules.summary_of(paragraphs[0])
   document = '\n\n'.join(paragraphs[1:])
   document_words = len(document.split())
   # A summary is shorter than what it summarises.
@@ -78,7 +48,7 @@ def examples() -> Iterator[tuple[str, str, dict]]:
     if pair is None:
       continue
     document, summary = pair
-    name = f'{module_name(relpath)}.{qualname}'
+    name = f'{stdlib_corpus.module_name(relpath)}.{qualname}'
     yield key, relpath, {'document': document, 'summary': summary, 'name': name}
 
 
@@ -92,7 +62,8 @@ class DocstringSummaries(offline.OfflineBuilder):
             'Function, class and method docstrings of the standard library of Python '
             f'{platform.python_version()} (parsed with `ast`, never imported; test '
             'directories excluded) that have at least two paragraphs. summary: the first '
-            f'paragraph, whitespace collapsed, {MIN_SUMMARY_WORDS}-{MAX_SUMMARY_WORDS} '
+            'paragraph, whitespace collapsed, '
+            f'{docstring_rules.MIN_SUMMARY_WORDS}-{docstring_rules.MAX_SUMMARY_WORDS} '
             'words, not a call signature; document: the later paragraphs, at least '
             f'{MIN_DOCUMENT_WORDS} words and longer than the summary; name: the qualified '
             'name (json.JSONEncoder.encode). Splits 80/10/10 by a hash of the module path, '

@@ -1,18 +1,16 @@
 """TFDS builder `python_faq`: question -> answer pairs of the Python FAQ, parsed from the
 reStructuredText sources of Debian's `python3.X-doc` (PSF licence)."""
 
-import glob
 import os
 import re
-import sys
 from collections.abc import Iterator
 
 import tensorflow_datasets as tfds
 
 from lm_jax.data.builders import offline
+from lm_jax.data.builders import rst_text
 
 ENV_VAR = 'LM_JAX_PYTHON_FAQ_DIR'
-DOC_ROOT = '/usr/share/doc'
 # A title is underlined (optionally also overlined) by one repeated punctuation character.
 _ADORNMENT = re.compile(r'^([=\-~^"\'#*+_])\1{2,}\s*$')
 # 'How do I delete a file? (And other file questions...)' is a question too.
@@ -31,15 +29,6 @@ _PROSE_DIRECTIVES = frozenset({'note', 'seealso', 'warning', 'tip', 'important',
 # '.. _x:', comments) is markup the rendered page does not show as text; it is dropped.
 _EXPLICIT_MARKUP = re.compile(r'^\.\.(?=\s|$)(?:\s+([\w-]+)::(.*))?')
 _LIST_ITEM = re.compile(r'^(?:[*+-]|\(?(?:\d+|#)[.)])\s')
-# One alternation so that the leftmost construct wins: ``*args`` stays a literal, not emphasis.
-_INLINE = re.compile(
-    r'``(?P<literal>.+?)``'
-    r'|:(?P<role>[\w-]+(?::[\w-]+)?):`(?P<role_text>[^`]+)`'
-    r'|`(?P<link>[^`]+)`_{0,2}'
-    r'|\*\*(?P<strong>[^*]+)\*\*'
-    r'|(?<![\w*])\*(?P<emphasis>[^*\s](?:[^*]*[^*\s])?)\*(?![\w*])'
-    r'|\\(?P<escaped>.)')
-_EXPLICIT_TITLE = re.compile(r'^(.*?)\s*<[^<>]*>$')
 _LABEL = re.compile(r'^\.\. _([^:]+):\s*$')
 _BARE_REF = re.compile(r':ref:`([^`<>]+)`')
 
@@ -49,75 +38,24 @@ def split_of(key: str) -> str:
   return offline.hash_split(key, {'train': 85, 'validation': 15})
 
 
-def doc_source_dirs(part: str) -> list[str]:
-  """The `part` ('faq', 'library') of the docs' rst sources: of this Python's version first,
-  then of other python3.X docs packages, newest first."""
-  version = f'python{sys.version_info.major}.{sys.version_info.minor}'
-  pattern = os.path.join(DOC_ROOT, 'python3.*', 'html', '_sources', part)
-  others = [d for d in glob.glob(pattern)
-            if re.fullmatch(r'python3\.\d+', d.split(os.sep)[-4]) and version not in d]
-  others.sort(key=lambda d: int(d.split(os.sep)[-4].split('.')[1]), reverse=True)
-  return [os.path.join(DOC_ROOT, version, 'html', '_sources', part)] + others
-
-
 def _candidate_dirs() -> list[str]:
   """$LM_JAX_PYTHON_FAQ_DIR alone if set; else the FAQ sources of the docs packages."""
   if os.environ.get(ENV_VAR):
     return [os.environ[ENV_VAR]]
-  return doc_source_dirs('faq')
-
-
-def rst_pages(directory: str) -> list[str]:
-  """The rst source pages of `directory` (a docs part: faq/, library/) but its index, sorted;
-  Sphinx names them x.rst.txt (older: x.txt)."""
-  files = glob.glob(os.path.join(directory, '*.rst.txt')) or glob.glob(
-      os.path.join(directory, '*.txt'))
-  return sorted(f for f in files if section_name(f) != 'index')
+  return rst_text.doc_source_dirs('faq')
 
 
 def source_dir() -> str:
   """The first candidate directory holding FAQ sources, or a FileNotFoundError saying how."""
   candidates = _candidate_dirs()
   for directory in candidates:
-    if rst_pages(directory):
+    if rst_text.rst_pages(directory):
       return directory
   raise FileNotFoundError(
       'python_faq reads the reStructuredText sources of the Python FAQ, found in none of '
       f'{", ".join(candidates)}. Install them with `apt-get install python3.11-doc` '
       f'(Debian/Ubuntu; any python3.X-doc works), or point ${ENV_VAR} at a directory '
       'holding the FAQ sources (Doc/faq/*.rst of a CPython checkout).')
-
-
-def section_name(path: str) -> str:
-  """'.../faq/programming.rst.txt' -> 'programming'."""
-  return os.path.basename(path).split('.')[0]
-
-
-def clean_inline(text: str) -> str:
-  """Text as rendered: roles, literals, links and emphasis reduced to their words."""
-
-  def plain(match: re.Match) -> str:
-    groups = match.groupdict()
-    if groups['literal'] is not None:
-      return groups['literal']
-    if groups['role'] is not None:
-      role, target = groups['role'], groups['role_text']
-      title = _EXPLICIT_TITLE.match(target)
-      if title:
-        return title.group(1)
-      if role in ('pep', 'rfc'):
-        return f'{role.upper()} {target}'
-      target = target.lstrip('!')
-      # ':meth:`~object.__del__`' renders as the last component: '__del__'.
-      return target[1:].rsplit('.', 1)[-1] if target.startswith('~') else target
-    if groups['link'] is not None:
-      title = _EXPLICIT_TITLE.match(groups['link'])
-      return title.group(1) if title else groups['link']
-    if groups['escaped'] is not None:  # 'Py_DECREF\ ing' -> 'Py_DECREFing'
-      return '' if groups['escaped'].isspace() else groups['escaped']
-    return groups['strong'] if groups['strong'] is not None else groups['emphasis']
-
-  return _INLINE.sub(plain, text)
 
 
 def _indented_block(lines: list[str], start: int, indent: int) -> tuple[list[str], int]:
@@ -146,7 +84,7 @@ def _prose(lines: list[str]) -> str:
       items.append(line.strip())
     else:
       items[-1] += ' ' + line.strip()
-  return '\n'.join(' '.join(clean_inline(item).split()) for item in items)
+  return '\n'.join(' '.join(rst_text.clean_inline(item).split()) for item in items)
 
 
 def blocks(lines: list[str]) -> Iterator[str]:
@@ -231,7 +169,8 @@ def labels(text: str) -> dict[str, str]:
     i = start - 1
     while i >= 0 and (not lines[i].strip() or _LABEL.match(lines[i])):
       if lines[i].strip():
-        found[_LABEL.match(lines[i]).group(1)] = clean_inline(lines[body_start - 2].strip())
+        title = lines[body_start - 2].strip()
+        found[_LABEL.match(lines[i]).group(1)] = rst_text.clean_inline(title)
       i -= 1
   return found
 
@@ -257,7 +196,7 @@ def is_question(title: str) -> bool:
 def qa_pairs(text: str) -> Iterator[tuple[str, str]]:
   """(question, answer) of every question section with a non-empty answer."""
   for title, body in sections(text):
-    question = ' '.join(clean_inline(title).split())
+    question = ' '.join(rst_text.clean_inline(title).split())
     if not is_question(question):
       continue
     answer = '\n\n'.join(blocks(body)).strip()
@@ -268,9 +207,9 @@ def qa_pairs(text: str) -> Iterator[tuple[str, str]]:
 def examples(directory: str) -> Iterator[tuple[str, dict]]:
   """(key, example) of every FAQ question in `directory`, file by file."""
   texts = {}
-  for path in rst_pages(directory):
+  for path in rst_text.rst_pages(directory):
     with open(path, encoding='utf-8') as f:
-      texts[section_name(path)] = f.read()
+      texts[rst_text.section_name(path)] = f.read()
   titles = {}  # FAQ pages refer to each other's sections
   for text in texts.values():
     titles.update(labels(text))

@@ -3,13 +3,14 @@ the Python Library Reference's own text (Debian python3.X-doc), its questions te
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple, TypeVar
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import tensorflow_datasets as tfds
 
 from lm_jax.data.builders import offline
-from lm_jax.data.builders import python_faq
+from lm_jax.data.builders import qa_contexts
+from lm_jax.data.builders import rst_text
 
 ENV_VAR = 'LM_JAX_PYTHON_DOCS_DIR'  # names the `_sources` directory; its library/ is read
 KINDS = frozenset({'function', 'method', 'classmethod', 'staticmethod', 'decorator', 'class',
@@ -30,7 +31,6 @@ _ABBREVIATIONS = frozenset({'e.g.', 'i.e.', 'cf.', 'vs.', 'viz.', 'resp.', 'appr
 ANSWER_WORDS = (3, 30)
 MAX_ENTRIES = 4  # per context, so that most contexts hold distractor entries
 MAX_CONTEXT_CHARS = 1200  # a context stays under this: a few hundred tokens, like SQuAD's
-_Item = TypeVar('_Item')
 
 
 class Entry(NamedTuple):
@@ -48,9 +48,9 @@ def source_dir() -> str:
   if os.environ.get(ENV_VAR):
     candidates = [os.path.join(os.environ[ENV_VAR], 'library')]
   else:
-    candidates = python_faq.doc_source_dirs('library')
+    candidates = rst_text.doc_source_dirs('library')
   for directory in candidates:
-    if python_faq.rst_pages(directory):  # any page but index.rst.txt
+    if rst_text.rst_pages(directory):  # any page but index.rst.txt
       return directory
   raise FileNotFoundError(
       'python_reference_qa reads the reStructuredText sources of the Python Library Reference, '
@@ -119,7 +119,7 @@ def _first_paragraph(lines: list[str], i: int, indent: int) -> str:
 
 
 def _rendered(rst: str) -> str:
-  return ' '.join(python_faq.clean_inline(rst).split())
+  return ' '.join(rst_text.clean_inline(rst).split())
 
 
 def _arguments(signature: str) -> str | None:
@@ -206,34 +206,18 @@ def answerable(entry: Entry) -> bool:
           and len(render(entry)) < MAX_CONTEXT_CHARS)
 
 
-def listing_chunks(items: Iterable[_Item], group: Callable[[_Item], object],
-                   context: Callable[[list[_Item]], str], max_entries: int,
-                   max_chars: int) -> Iterator[list[_Item]]:
-  """Runs of consecutive items of one group, up to `max_entries`, whose context stays under
-  `max_chars`: the contexts of a listing (of this builder and docstring_qa)."""
-  chunk = []
-  for item in items:
-    if chunk and (len(chunk) == max_entries or group(item) != group(chunk[0])
-                  or len(context(chunk + [item])) >= max_chars):
-      yield chunk
-      chunk = []
-    chunk.append(item)
-  if chunk:
-    yield chunk
-
-
 def chunks(page_entries: list[Entry]) -> Iterator[list[Entry]]:
   """Consecutive entries of one module, up to MAX_ENTRIES, their lines under MAX_CONTEXT_CHARS."""
-  return listing_chunks(page_entries, lambda entry: entry.module,
-                        lambda chunk: '\n'.join(map(render, chunk)), MAX_ENTRIES,
-                        MAX_CONTEXT_CHARS)
+  return qa_contexts.listing_chunks(page_entries, lambda entry: entry.module,
+                                    lambda chunk: '\n'.join(map(render, chunk)), MAX_ENTRIES,
+                                    MAX_CONTEXT_CHARS)
 
 
 def examples(directory: str) -> Iterator[tuple[str, dict]]:
   """(page, example) of every answerable entry, page by page; a name documented twice (a
   function listed again on another page) keeps its first entry only."""
   seen = set()
-  for path in python_faq.rst_pages(directory):  # sorted, so the first entry is fixed
+  for path in rst_text.rst_pages(directory):  # sorted, so the first entry is fixed
     with open(path, encoding='utf-8') as f:
       text = f.read()
     page_entries = []
@@ -246,13 +230,6 @@ def examples(directory: str) -> Iterator[tuple[str, dict]]:
       for entry in chunk:
         yield page_name(path), {'question': question(entry), 'context': context,
                                 'answer': entry.answer, 'name': entry.name}
-
-
-def features() -> tfds.features.FeaturesDict:
-  """The features of the project's extractive QA datasets (this one and docstring_qa); name is
-  what the question asks about."""
-  return tfds.features.FeaturesDict({name: tfds.features.Text()
-                                     for name in ('question', 'context', 'answer', 'name')})
 
 
 def _docs_version() -> str:
@@ -283,7 +260,7 @@ class PythonReferenceQa(offline.OfflineBuilder):
             'sentence (3-30 words) of the asked entry\'s description, an exact substring of '
             'the context. name: the qualified name asked about. Splits train/validation/test '
             '80/10/10 by a hash of the page, so a page is in one split.'),
-        features=features(),
+        features=qa_contexts.features(),
         homepage='https://docs.python.org/3/library/',
         license='Python Software Foundation License Version 2 (PSF-2.0), as the '
         'Python documentation it is extracted from.',

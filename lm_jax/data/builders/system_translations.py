@@ -7,7 +7,8 @@ import os
 
 import tensorflow_datasets as tfds
 
-from lm_jax.data.builders import django_translations, offline
+from lm_jax.data.builders import gettext_pairs
+from lm_jax.data.builders import offline
 
 ENV_VAR = 'LM_JAX_LOCALE_DIR'
 DEFAULT_DIR = '/usr/share/locale'
@@ -15,6 +16,11 @@ LANGUAGES = ('de', 'es', 'fr', 'it', 'ja', 'nl', 'pl', 'pt_BR', 'ru', 'zh_CN')
 # ISO code lists (language, country, currency and script names) are name tables, not
 # messages; they would be a third of the pairs.
 _EXCLUDED_PREFIX = 'iso_'
+
+
+def split_of(key: str) -> str:
+  """'train' (80%), 'validation' (10%) or 'test' (10%), fixed by a hash of `key`."""
+  return offline.hash_split(key, offline.TRAIN_VALIDATION_TEST)
 
 
 def locale_dir() -> str:
@@ -28,8 +34,8 @@ def catalog_files(language: str) -> list[str]:
 
 def pairs(language: str) -> list[tuple[str, str]]:
   """Deduplicated (source, target) pairs of every readable catalog of `language`, with
-  django_translations' filters (singular messages, no placeholders, no identical or ambiguous
-  pairs), sorted by source."""
+  gettext_pairs' filters (singular messages, no placeholders, no identical or ambiguous pairs),
+  sorted by source."""
   files = catalog_files(language)
   if not files:
     raise FileNotFoundError(
@@ -38,7 +44,7 @@ def pairs(language: str) -> list[tuple[str, str]]:
         'to another locale directory, or use the django_translations datasets (pip install '
         'django).')
   # A catalog without a charset header (net-tools) has an unknown encoding: skipped.
-  return django_translations.merged_pairs(files, skip_unreadable=True)
+  return gettext_pairs.merged_pairs(files, skip_unreadable=True)
 
 
 class SystemTranslationsConfig(tfds.core.BuilderConfig):
@@ -75,7 +81,7 @@ class SystemTranslations(offline.OfflineBuilder):
 
   def _keyed_examples(self):
     for source, target in pairs(self.builder_config.name):
-      yield django_translations.split_of(source), source, {'source': source, 'target': target}
+      yield split_of(source), source, {'source': source, 'target': target}
 
 
 def prepare(language: str, data_dir: str | None = None) -> SystemTranslations:

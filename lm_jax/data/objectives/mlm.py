@@ -1,19 +1,53 @@
 """BERT-style masked language modelling (encoder-only): chunks of the document stream with
-15% of the tokens selected and mostly masked, to be predicted from both sides."""
+15% of the tokens selected and mostly masked, to be predicted from both sides; the masking of a
+row is BERT's (Devlin et al. 2019, §3.1), in numpy."""
 
 from collections.abc import Sequence
 
 import numpy as np
 
 from lm_jax.data import batch_iterator
-from lm_jax.data import masking
 from lm_jax.data import packing
+
+
+def num_to_select(num_tokens: int, probability: float) -> int:
+  """How many of `num_tokens` real tokens are selected: an exact count, as BERT's
+  `create_pretraining_data.py` (`max(1, int(round(n * p)))`), so no row goes unsupervised."""
+  if num_tokens == 0:
+    return 0
+  return max(1, int(round(num_tokens * probability)))
+
+
+def bert_mask(tokens, rng: np.random.Generator, *, probability: float, mask_fraction: float,
+              random_fraction: float, mask_id: int, random_ids: tuple[int, int],
+              pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
+  """(corrupted tokens, selected) for one row.
+
+  `num_to_select` of the non-pad positions are chosen uniformly without replacement. Each
+  chosen token independently becomes `mask_id` with probability `mask_fraction`, a token
+  drawn uniformly from `[random_ids[0], random_ids[1])` with probability
+  `random_fraction`, and stays as it is otherwise (BERT's 80/10/10). A random replacement
+  may draw the original token, as in BERT. `selected` (bool) marks the chosen positions:
+  the loss is taken there only.
+  """
+  tokens = np.asarray(tokens, np.int32)
+  real = np.flatnonzero(tokens != pad_id)
+  chosen = np.sort(rng.choice(real, size=num_to_select(len(real), probability), replace=False))
+  draw = rng.random(len(chosen))
+  masked = chosen[draw < mask_fraction]
+  randomised = chosen[(draw >= mask_fraction) & (draw < mask_fraction + random_fraction)]
+  corrupted = tokens.copy()
+  corrupted[masked] = mask_id
+  corrupted[randomised] = rng.integers(*random_ids, size=len(randomised))
+  selected = np.zeros(tokens.shape, bool)
+  selected[chosen] = True
+  return corrupted, selected
 
 
 class MLMIterator(batch_iterator.BatchIterator):
   """Rows of `L = config.data.inputs_length`: consecutive chunks of L tokens of the stream
   of EOS-terminated documents of `source` (RoBERTa's FULL-SENTENCES: a row may span
-  documents; no segment ids), corrupted as BERT by `masking.bert_mask` with an rng seeded by
+  documents; no segment ids), corrupted as BERT by `bert_mask` with an rng seeded by
   `(seed, epoch, n)` for the n-th row since the start of training.
 
   `round(mlm_probability * n)` (at least one) of a row's n real tokens are selected; of them
@@ -69,7 +103,7 @@ class MLMIterator(batch_iterator.BatchIterator):
     if not tokens:
       return None
     targets = np.asarray(tokens, np.int32)
-    inputs, selected = masking.bert_mask(
+    inputs, selected = bert_mask(
         targets, self._example_rng(), probability=self.probability,
         mask_fraction=self.mask_fraction, random_fraction=self.random_fraction,
         mask_id=self.tokenizer.mask_id,

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lm_jax import families
 from lm_jax.data import batch_iterator
 from lm_jax.data import packing
 from lm_jax.data.objectives import prefix_lm
@@ -68,12 +69,22 @@ def _label_index(task: task_lib.Task, targets: str) -> int:
   return task.labels.index(targets)
 
 
-class Family(NamedTuple):
-  """How one model family reads an example: its batch shapes, and its unpadded row of
-  (task, example, tokenizer, inputs_length, targets_length)."""
+class RowFormat(NamedTuple):
+  """How a family's task rows are made (the family's `task_rows` names one): the batch shapes,
+  the unpadded row of (task, example, tokenizer, inputs_length, targets_length), and for
+  formats whose training rows pack several examples, how (`Packing`)."""
   shapes: Callable[[int, int, int], batch_iterator.BatchShapes]
   row: Callable[..., dict[str, np.ndarray]]
-  lengths: tuple[str, ...]  # the config.data lengths it reads
+  packing: 'Packing | None' = None
+
+
+class Packing(NamedTuple):
+  """How training rows pack several examples: the row keys whose lengths must fit (each into
+  its batch array's width), how a row's examples are laid end to end, and the shapes of the
+  packed batches."""
+  sides: tuple[str, ...]
+  row: Callable[[list[dict[str, np.ndarray]]], dict[str, np.ndarray]]
+  shapes: Callable[[int, int, int], batch_iterator.BatchShapes]
 
 
 def _encoder_decoder_example(task, example, tokenizer, inputs_length, targets_length):
@@ -97,46 +108,26 @@ def _encoder_classifier_example(task, example, tokenizer, inputs_length, targets
                                 tokenizer.eos_id)
 
 
-FAMILIES = {
-    'encoder_decoder': Family(packing.encoder_decoder_shapes, _encoder_decoder_example,
-                              ('inputs_length', 'targets_length')),
-    'decoder_only': Family(_decoder_only_shapes, _decoder_only_example,
-                           ('inputs_length', 'targets_length')),
-    'encoder_classifier': Family(_encoder_classifier_shapes, _encoder_classifier_example,
-                                 ('inputs_length',)),
-}
-NAMES = tuple(FAMILIES)
-
-
-class Packing(NamedTuple):
-  """How a family's training rows pack several examples: the row keys whose lengths must fit
-  (each into its batch array's width), how a row's examples are laid end to end, and the shapes
-  of the packed batches."""
-  sides: tuple[str, ...]
-  row: Callable[[list[dict[str, np.ndarray]]], dict[str, np.ndarray]]
-  shapes: Callable[[int, int, int], batch_iterator.BatchShapes]
-
-
-PACKED = {
-    'encoder_decoder': Packing(('encoder_input_tokens', 'decoder_target_tokens'),
-                               packing.packed_encoder_decoder_row,
-                               packing.packed_encoder_decoder_shapes),
-    'decoder_only': Packing(('decoder_target_tokens',), packing.packed_prefix_lm_row,
-                            _decoder_only_shapes),  # its rows carry segment ids already
+ROW_FORMATS = {
+    'encoder_decoder': RowFormat(
+        packing.encoder_decoder_shapes, _encoder_decoder_example,
+        Packing(('encoder_input_tokens', 'decoder_target_tokens'),
+                packing.packed_encoder_decoder_row, packing.packed_encoder_decoder_shapes)),
+    'prefix_lm': RowFormat(
+        _decoder_only_shapes, _decoder_only_example,
+        # its rows carry segment ids already
+        Packing(('decoder_target_tokens',), packing.packed_prefix_lm_row, _decoder_only_shapes)),
+    'classifier': RowFormat(_encoder_classifier_shapes, _encoder_classifier_example),
 }
 
 
-def _family(name: str) -> Family:
-  if name not in FAMILIES:
-    raise ValueError(f'Tasks feed the model families {", ".join(FAMILIES)}; got {name!r} '
-                     '(the model class\'s `family`).')
-  return FAMILIES[name]
+def _row_format(family: families.Family) -> RowFormat:
+  return ROW_FORMATS[family.task_rows]
 
 
 def check_family(family: str, task: task_lib.Task) -> None:
   """Fails when `task` cannot feed `family`: a classification head needs class labels."""
-  _family(family)
-  if family == 'encoder_classifier' and task.labels is None:
+  if families.for_task(family).task_needs_labels and task.labels is None:
     with_labels = [t.name for t in task_lib.TASKS.values() if t.labels is not None]
     raise ValueError(
         f'The classification head needs a classification task, but config.data.task='
@@ -144,7 +135,7 @@ def check_family(family: str, task: task_lib.Task) -> None:
 
 
 def _lengths(family: str, data_config) -> tuple[int, int]:
-  for key in _family(family).lengths:
+  for key in families.for_task(family).lengths:
     if int(data_config[key]) < 1:
       raise ValueError(f'config.data.{key}={data_config[key]} is too small for a task on a '
                        f'{family} model: set --config.data.{key} to at least 1.')
@@ -161,7 +152,8 @@ def batch_shapes(family: str, data_config, batch_size: int) -> batch_iterator.Ba
   encoder_classifier: `encoder_input_tokens` (B, inputs_length), `label` (B,) int32,
   `label_weight` (B,) float32 (0 on padding rows).
   """
-  return _family(family).shapes(batch_size, *_lengths(family, data_config))
+  return _row_format(families.for_task(family)).shapes(batch_size,
+                                                       *_lengths(family, data_config))
 
 
 class TaskIterator:
@@ -200,10 +192,12 @@ class TaskIterator:
     self.shuffle = shuffle
     self.repeat = repeat
     self.inputs_length, self.targets_length = _lengths(family, data_config)
-    self.pack = bool(data_config.pack) and repeat and family in PACKED
-    self.shapes = (PACKED[family].shapes(batch_size, self.inputs_length, self.targets_length)
+    row_format = _row_format(families.for_task(family))
+    self._packing = row_format.packing if data_config.pack and repeat else None
+    self.pack = self._packing is not None
+    self.shapes = (self._packing.shapes(batch_size, self.inputs_length, self.targets_length)
                    if self.pack else batch_shapes(family, data_config, batch_size))
-    self._row = FAMILIES[family].row
+    self._row = row_format.row
     self._order_epoch, self._order = None, None
     self._epoch, self._index = 0, 0
     self._pending = None  # (position, row) of the example that ended the last packed batch
@@ -259,7 +253,7 @@ class TaskIterator:
                      self.targets_length)
 
   def _next_packed_batch(self) -> dict[str, np.ndarray]:
-    sides, pack_row, _ = PACKED[self.family]
+    sides, pack_row, _ = self._packing
     capacity = tuple(self.shapes[side][0][1] for side in sides)  # each side's row width
     rows, room = [], []  # the examples of each row; its free positions on each side
     pending, self._pending = self._pending, None

@@ -10,7 +10,8 @@ import textwrap
 import pytest
 
 from lm_jax.data.builders import code_summaries as cs
-from lm_jax.data.builders import docstring_summaries
+from lm_jax.data.builders import docstring_rules
+from lm_jax.data.builders import python_sources
 
 SPLITS = ('train', 'validation', 'test')
 
@@ -49,7 +50,7 @@ SOURCE = textwrap.dedent('''\
 
 def _by_name():
   tree = ast.parse(SOURCE)
-  return dict(cs.functions(tree))
+  return dict(python_sources.functions(tree))
 
 
 def test_functions_are_found_with_their_qualified_names():
@@ -96,8 +97,8 @@ def test_summaries_obey_the_bounds_and_code_has_no_docstring(prepared):
   _, records = prepared
   for record in (r for split in SPLITS for r in records[split]):
     summary_words = len(record['summary'].split())
-    assert (docstring_summaries.MIN_SUMMARY_WORDS <= summary_words
-            <= docstring_summaries.MAX_SUMMARY_WORDS)
+    assert (docstring_rules.MIN_SUMMARY_WORDS <= summary_words
+            <= docstring_rules.MAX_SUMMARY_WORDS)
     assert record['summary'] == ' '.join(record['summary'].split())
     assert re.search(r'^(async )?def ', record['code'], re.MULTILINE)
     assert record['code'] == record['code'].strip('\n')
@@ -129,7 +130,7 @@ def test_installed_source_adds_packages_and_skips_vendored_copies(tmp_path, monk
     (tmp_path / relpath).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / relpath).write_text(function)
   (tmp_path / 'pkg' / 'broken.py').write_text('print "python 2"\n')
-  monkeypatch.setattr(cs, '_site_package_roots', lambda: [str(tmp_path)])
+  monkeypatch.setattr(python_sources, '_site_package_roots', lambda: [str(tmp_path)])
   installed = [e for _, _, e in cs.examples('installed')]
   stdlib = [e for _, _, e in cs.examples('stdlib')]
   assert len(installed) == len(stdlib) + 1  # one copy of add; tests/ and Python 2 skipped

@@ -1,59 +1,12 @@
-"""django_translations: the filters on a hand-written catalog, then the prepared German and
-Japanese datasets read back without TensorFlow."""
-
-import struct
+"""django_translations: the split and Django lookup, then the prepared German and Japanese
+datasets read back without TensorFlow."""
 
 import pytest
 
 from lm_jax.data.builders import django_translations
+from lm_jax.data.builders import gettext_pairs
 
 SPLITS = ('train', 'validation', 'test')
-
-
-def write_mo(path, catalog: dict[bytes, bytes]) -> None:
-  """A GNU .mo file (the format `msgfmt` writes, gettext(3) documents) holding `catalog`."""
-  keys = sorted(catalog)
-  header_size, entry = 7 * 4, 2 * 4
-  ids_at = header_size
-  strs_at = ids_at + len(keys) * entry
-  data_at = strs_at + len(keys) * entry
-  ids, strs, data = b'', b'', b''
-  for table, values in (('ids', keys), ('strs', [catalog[k] for k in keys])):
-    for value in values:
-      pair = struct.pack('<2I', len(value), data_at + len(data))
-      if table == 'ids':
-        ids += pair
-      else:
-        strs += pair
-      data += value + b'\0'
-  header = struct.pack('<7I', 0x950412de, 0, len(keys), ids_at, strs_at, 0, 0)
-  path.write_bytes(header + ids + strs + data)
-
-
-def test_catalog_filters_placeholders_plurals_and_untranslated(tmp_path):
-  path = tmp_path / 'django.mo'
-  write_mo(path, {
-      b'': b'Content-Type: text/plain; charset=UTF-8\nPlural-Forms: nplurals=2; plural=(n != 1);\n',
-      b'Save': b'Sichern',
-      b'Enter a valid\n  value.': b'Bitte einen  g\xc3\xbcltigen Wert eingeben.',
-      b'abbrev. month\x04May': b'Mai',
-      b'%(name)s saved.': b'%(name)s gesichert.',
-      b'Hello {user}': b'Hallo {user}',
-      b'Error: %s': b'Fehler: %s',
-      b'Email': b'Email',  # identical to the source
-      b'Untranslated': b'',
-      b'entry\x00entries': b'Eintrag\x00Eintr\xc3\xa4ge',  # a plural entry
-  })
-  assert sorted(django_translations.catalog_pairs(str(path))) == [
-      ('Enter a valid value.', 'Bitte einen gültigen Wert eingeben.'),
-      ('May', 'Mai'),
-      ('Save', 'Sichern'),
-  ]
-
-
-@pytest.mark.parametrize('text', ['%s', '%(count)d items', '%.2f', '{}', '{0} and {name}', '100%%'])
-def test_placeholder_pattern_finds_printf_and_format_fields(text):
-  assert django_translations.PLACEHOLDER.search(text)
 
 
 def test_split_of_is_fixed_by_the_key_and_near_80_10_10():
@@ -105,8 +58,8 @@ def test_pairs_are_translated_and_free_of_placeholders(prepared):
   for record in (r for split in SPLITS for r in records[split]):
     source, target = record['source'], record['target']
     assert source and target and source != target
-    assert not django_translations.PLACEHOLDER.search(source)
-    assert not django_translations.PLACEHOLDER.search(target)
+    assert not gettext_pairs.PLACEHOLDER.search(source)
+    assert not gettext_pairs.PLACEHOLDER.search(target)
     assert '\n' not in source + target and '  ' not in source + target
 
 

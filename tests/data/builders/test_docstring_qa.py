@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from lm_jax.data.builders import code_summaries
 from lm_jax.data.builders import docstring_qa as dq
+from lm_jax.data.builders import python_sources
 
 SPLITS = ('train', 'validation', 'test')
 MATHS = '''\
@@ -36,7 +36,7 @@ def modules(tmp_path, monkeypatch):
   for relpath, text in files.items():
     (tmp_path / relpath).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / relpath).write_text(text)
-  monkeypatch.setattr(code_summaries, 'source_files',
+  monkeypatch.setattr(python_sources, 'source_files',
                       lambda source: [(str(tmp_path), relpath) for relpath in files])
 
 

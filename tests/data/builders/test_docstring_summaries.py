@@ -6,15 +6,10 @@ import json
 
 import pytest
 
+from lm_jax.data.builders import docstring_rules
 from lm_jax.data.builders import docstring_summaries as ds
 
 SPLITS = ('train', 'validation', 'test')
-
-
-@pytest.mark.parametrize('relpath, name', [
-    ('json/__init__.py', 'json'), ('os.py', 'os'), ('email/mime/text.py', 'email.mime.text')])
-def test_module_name(relpath, name):
-  assert ds.module_name(relpath) == name
 
 
 def test_summary_is_the_first_paragraph_and_document_the_rest():
@@ -60,7 +55,8 @@ def test_summaries_and_documents_obey_the_bounds(prepared):
   _, records = prepared
   for record in (r for split in SPLITS for r in records[split]):
     summary_words, document_words = len(record['summary'].split()), len(record['document'].split())
-    assert ds.MIN_SUMMARY_WORDS <= summary_words <= ds.MAX_SUMMARY_WORDS
+    assert (docstring_rules.MIN_SUMMARY_WORDS <= summary_words
+            <= docstring_rules.MAX_SUMMARY_WORDS)
     assert record['summary'] == ' '.join(record['summary'].split())
     assert document_words >= ds.MIN_DOCUMENT_WORDS and document_words > summary_words
     assert record['document'] == record['document'].strip('\n')

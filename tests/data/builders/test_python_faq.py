@@ -6,6 +6,9 @@ import os
 import pytest
 
 from lm_jax.data.builders import python_faq
+from lm_jax.data.builders import rst_text
+from system_data import DOCS_PACKAGE
+from system_data.python_docs import FAQ_PAGE
 
 SPLITS = ('train', 'validation')
 try:
@@ -13,97 +16,7 @@ try:
 except FileNotFoundError:
   REAL_DIR = None
 
-PROGRAMMING = """\
-:tocdepth: 2
-
-===============
-Programming FAQ
-===============
-
-.. only:: html
-
-   .. contents::
-
-General Questions
-=================
-
-.. _faq-debugger:
-
-Is there a source code level debugger with breakpoints?
--------------------------------------------------------
-
-Yes.
-
-The built-in function :func:`breakpoint` starts :mod:`pdb`, see
-:ref:`the debugger docs <debugger>` and `the wiki <https://wiki.python.org/>`_.
-
-* `Wing IDE <https://wingware.com/>`_
-* *PyCharm*, with a **graphical** debugger
-
-.. index:: pair: debugger; graphical
-
-How do I share global variables across modules?
------------------------------------------------
-
-Create a module, e.g. ``config``, as in the
-:ref:`faq-debugger` section.  For example::
-
-   x = 0   # Default value of the 'x' configuration setting
-
-Then use it:
-
-.. code-block:: python
-   :linenos:
-
-   import config
-   config.x = 1
-
-.. testsetup::
-
-   hidden = True
-
->>> print(config.x)
-1
-
-1) A list item whose literal block::
-
-      in_the_item = True
-
-   is followed by more of the item.
-
-.. note::
-   Modules are singletons; :meth:`~object.__init__` of
-   ``Py_DECREF``\\ 'ing code runs once.
-
-How do you remove multiple items from a list
---------------------------------------------
-
-Use a list comprehension.
-
-I try to use __spam and I get an error.
----------------------------------------
-
-This is a statement, not a question.
-
-How do I delete a file? (And other file questions...)
------------------------------------------------------
-
-Use :func:`os.remove`; see :pep:`8` and :envvar:`PATH`.
-
-How do I make a Python script executable on Unix?
--------------------------------------------------
-
-Start it with ``#!/usr/bin/env python3``.
-
-Is an empty section an answer?
-------------------------------
-
-.. _next-label:
-
-Performance
-===========
-"""
-
+# What the parser makes of the fixture FAQ page.
 EXPECTED = [
     ('Is there a source code level debugger with breakpoints?',
      'Yes.\n\n'
@@ -129,13 +42,13 @@ EXPECTED = [
 
 
 def test_parser_turns_question_sections_into_cleaned_answers():
-  titles = python_faq.labels(PROGRAMMING)
-  pairs = list(python_faq.qa_pairs(python_faq.resolve_refs(PROGRAMMING, titles)))
+  titles = python_faq.labels(FAQ_PAGE)
+  pairs = list(python_faq.qa_pairs(python_faq.resolve_refs(FAQ_PAGE, titles)))
   assert pairs == EXPECTED
 
 
 def test_sections_find_over_and_underlined_titles():
-  titles = [title for title, _ in python_faq.sections(PROGRAMMING)]
+  titles = [title for title, _ in python_faq.sections(FAQ_PAGE)]
   assert titles[:3] == ['Programming FAQ', 'General Questions', EXPECTED[0][0]]
   assert titles[-1] == 'Performance'
 
@@ -146,20 +59,10 @@ def test_sections_find_over_and_underlined_titles():
     (':ref:`urllib-howto`', 'urllib howto'),
 ])
 def test_clean_inline(rst, text):
-  assert python_faq.clean_inline(python_faq.resolve_refs(rst, {})) == text
+  assert rst_text.clean_inline(python_faq.resolve_refs(rst, {})) == text
 
 
-@pytest.fixture
-def fixture_dir(tmp_path, monkeypatch):
-  directory = tmp_path / 'faq'
-  directory.mkdir()
-  (directory / 'programming.rst.txt').write_text(PROGRAMMING)
-  (directory / 'index.rst.txt').write_text('.. toctree::\n\n   programming\n')
-  monkeypatch.setenv(python_faq.ENV_VAR, str(directory))
-  return directory
-
-
-def test_builder_on_fixture_pages(fixture_dir, tmp_path):
+def test_builder_on_fixture_pages(faq_dir, tmp_path):
   builder = python_faq.prepare(str(tmp_path / 'tfds'))
   assert builder.info.file_format.value == 'array_record'
   assert set(builder.info.features.keys()) == {'question', 'answer', 'section'}
@@ -181,7 +84,8 @@ def test_missing_sources_name_the_package_and_variable(tmp_path, monkeypatch):
     python_faq.source_dir()
 
 
-@pytest.mark.skipif(REAL_DIR is None, reason='Python FAQ sources absent (Debian python3.X-doc)')
+@pytest.mark.skipif(REAL_DIR is None,
+                    reason=f'Python FAQ sources absent: apt-get install {DOCS_PACKAGE}')
 def test_installed_faq(data_dir, read_splits):
   builder = python_faq.prepare(data_dir)
   records = read_splits(builder)

@@ -9,6 +9,8 @@ import pytest
 from lm_jax.data import tasks
 from lm_jax.data.builders import offline
 from lm_jax.data.builders import python_reference_qa as qa
+from system_data import DOCS_PACKAGE
+from system_data.python_docs import LIBRARY_PAGE, LIBRARY_PAGES
 
 SPLITS = tuple(offline.TRAIN_VALIDATION_TEST)
 try:
@@ -16,69 +18,8 @@ try:
 except FileNotFoundError:
   REAL_DIR = None
 
-JSON_PAGE = """\
-:mod:`json` --- JSON encoder and decoder
-========================================
-
-.. module:: json
-   :synopsis: Encode and decode the JSON format.
-
-.. index:: single: JSON
-
-.. function:: dumps(obj, *, skipkeys=False, \\
-                    sort_keys=False, **kw)
-   :async:
-
-   Serialize *obj* to a JSON formatted :class:`str`, e.g. ``'[1]'``.  The
-   arguments have the same meaning as in :func:`dump`.
-
-   .. note::
-
-      Keys are always strings.
-
-.. class:: JSONDecoder(*, object_hook=None)
-           JSONDecoder(strict=True)
-
-   Simple JSON decoder (see :ref:`the table <json-to-py-table>`).
-
-   .. method:: decode(s)
-
-      .. index:: single: decode
-
-      Return the Python representation of *s* (a :class:`str` instance
-      containing a JSON document).
-
-      >>> json.JSONDecoder().decode('[1]')
-
-.. method:: JSONDecoder.raw_decode(s)
-
-   Decode a JSON document from *s*.  Return a 2-tuple.
-
-.. exception:: JSONDecodeError(msg, doc, pos)
-
-   Subclass of :exc:`ValueError` with additional attributes.
-
-.. function:: undocumented()
-
-   .. versionadded:: 3.1
-
-.. currentmodule:: json.tool
-
-.. decorator:: cached
-
-   Wrap a function.
-
-.. function:: also_cached()
-   :noindex:
-
-   A repeat of an entry documented elsewhere.
-
-.. exception:: TooShort
-
-   Short.
-"""
-
-EXPECTED = [  # (kind, name, arguments, answer) of the entries with a first paragraph
+# (kind, name, arguments, answer) of the fixture page's entries with a first paragraph.
+EXPECTED = [
     ('function', 'json.dumps', 'obj, *, skipkeys=False, sort_keys=False, **kw',
      "Serialize obj to a JSON formatted str, e.g. '[1]'."),
     ('class', 'json.JSONDecoder', '*, object_hook=None', 'Simple JSON decoder (see the table).'),
@@ -93,7 +34,7 @@ EXPECTED = [  # (kind, name, arguments, answer) of the entries with a first para
 
 
 def test_entries_of_a_page():
-  entries = list(qa.entries(JSON_PAGE))
+  entries = list(qa.entries(LIBRARY_PAGE))
   assert [(e.kind, e.name, e.arguments, e.answer) for e in entries] == EXPECTED
   assert entries[0].description == (
       "Serialize obj to a JSON formatted str, e.g. '[1]'. The arguments have the same meaning "
@@ -160,24 +101,9 @@ def test_chunks_bound_entries_modules_and_characters(entries, sizes):
     assert len({e.module for e in chunk}) == 1
 
 
-@pytest.fixture
-def fixture_dir(tmp_path, monkeypatch):
-  """A docs tree of three copies of JSON_PAGE as pages of one split each, and the json page
-  again (documenting json.dumps a second time)."""
-  library = tmp_path / 'sources' / 'library'
-  library.mkdir(parents=True)
-  for page in ('json', 'shelve', 'bisect'):  # train, validation, test by hash
-    (library / f'{page}.rst.txt').write_text(JSON_PAGE.replace('json', page))
-  (library / 'json2.rst.txt').write_text(JSON_PAGE[JSON_PAGE.index('.. module::'):
-                                                   JSON_PAGE.index('.. class::')])
-  (library / 'index.rst.txt').write_text('.. toctree::\n\n   json\n')
-  monkeypatch.setenv(qa.ENV_VAR, str(tmp_path / 'sources'))
-  return str(library)
-
-
-def test_examples_of_fixture_pages(fixture_dir):
-  assert qa.source_dir() == fixture_dir
-  examples = list(qa.examples(fixture_dir))
+def test_examples_of_fixture_pages(library_dir):
+  assert qa.source_dir() == library_dir
+  examples = list(qa.examples(library_dir))
   json = [example for page, example in examples if page == 'json']
   # TooShort's one-word answer is left out; json2 repeats json.dumps, kept once.
   assert [e['name'] for e in json] == [name for _, name, _, _ in EXPECTED[:6]]
@@ -197,11 +123,11 @@ def test_examples_of_fixture_pages(fixture_dir):
     assert example['answer'] in example['context']
 
 
-def test_builder_on_fixture_pages(fixture_dir, tmp_path):
+def test_builder_on_fixture_pages(library_dir, tmp_path):
   builder = qa.prepare(str(tmp_path / 'tfds'))
   assert builder.info.file_format.value == 'array_record'
   assert set(builder.info.features.keys()) == {'question', 'context', 'answer', 'name'}
-  for split, page in zip(SPLITS, ('json', 'shelve', 'bisect')):
+  for split, page in zip(SPLITS, LIBRARY_PAGES):
     assert offline.hash_split(page, offline.TRAIN_VALIDATION_TEST) == split
     names = {r['name'].decode() for r in builder.as_data_source(split=split)}
     assert names == {name.replace('json', page) for _, name, _, _ in EXPECTED[:6]}
@@ -218,7 +144,8 @@ def records(data_dir, read_splits):
   return read_splits(qa.prepare(data_dir))
 
 
-@pytest.mark.skipif(REAL_DIR is None, reason='Python docs sources absent (Debian python3.X-doc)')
+@pytest.mark.skipif(REAL_DIR is None,
+                    reason=f'Python docs sources absent: apt-get install {DOCS_PACKAGE}')
 def test_installed_reference(records):
   # python3.11-doc: 5,880 questions on 254 pages, 4,919 / 232 / 729.
   total = sum(map(len, records.values()))
@@ -243,7 +170,8 @@ def test_installed_reference(records):
     assert ':func:`' not in record['context'] and '``' not in record['context']
 
 
-@pytest.mark.skipif(REAL_DIR is None, reason='Python docs sources absent (Debian python3.X-doc)')
+@pytest.mark.skipif(REAL_DIR is None,
+                    reason=f'Python docs sources absent: apt-get install {DOCS_PACKAGE}')
 def test_known_entries(records):
   by_name = {r['name']: r for split in SPLITS for r in records[split]}
   dumps = by_name['json.dumps']

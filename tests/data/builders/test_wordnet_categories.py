@@ -9,15 +9,15 @@ import re
 import pytest
 
 from lm_jax.data.builders import wordnet_categories as wn
+from system_data import WORDNET_PACKAGE, wordnet
+from system_data.wordnet import HEADER
 
 SPLITS = ('train', 'validation', 'test')
 REAL_DIR_MISSING = not all(
     os.path.isfile(os.path.join(wn.DEFAULT_DIR, f'data.{suffix}')) for suffix in wn.POS_FILES)
 LEXNAMES_MAN_PAGE = '/usr/share/man/man5/lexnames.5WN.gz'
 
-# Real lines of WordNet 3.0 (Princeton licence), licence header lines start with two spaces.
-HEADER = ('  1 This software and database is being provided to you, the LICENSEE, by  \n'
-          '  2 Princeton University under the following license.  By obtaining, using  \n')
+# Real lines of WordNet 3.0 (Princeton licence) after the licence header.
 FIXTURE = {
     'noun': HEADER + (
         '01313888 05 n 01 recombinant 0 002 @ 00006484 n 0000 @ 00004475 n 0000 | a cell or '
@@ -62,11 +62,8 @@ EXPECTED = {
 
 @pytest.fixture
 def fixture_dir(tmp_path, monkeypatch):
-  directory = tmp_path / 'wordnet'
-  directory.mkdir()
-  for suffix, text in FIXTURE.items():
-    (directory / f'data.{suffix}').write_text(text)
-  monkeypatch.setenv(wn.ENV_VAR, str(directory))
+  directory = wordnet.write(str(tmp_path / 'wordnet'), FIXTURE)
+  monkeypatch.setenv(wn.ENV_VAR, directory)
   return directory
 
 
@@ -86,7 +83,8 @@ def test_lexnames_are_the_45_files_in_lex_filenum_order():
       'adj.all', 'noun.Tops', 'verb.body', 'adj.ppl')
 
 
-@pytest.mark.skipif(not os.path.exists(LEXNAMES_MAN_PAGE), reason='wordnet man pages absent')
+@pytest.mark.skipif(not os.path.exists(LEXNAMES_MAN_PAGE),
+                    reason=f'WordNet man pages absent: apt-get install {WORDNET_PACKAGE}')
 def test_lexnames_match_the_lexnames_man_page():
   with gzip.open(LEXNAMES_MAN_PAGE, 'rt') as f:
     table = re.findall(r'^(\d\d)\t(\S+)\s*\t', f.read(), flags=re.MULTILINE)
@@ -114,7 +112,8 @@ def test_missing_source_names_the_package_and_variable(tmp_path, monkeypatch):
     wn.source_dir()
 
 
-@pytest.mark.skipif(REAL_DIR_MISSING, reason=f'WordNet data files absent from {wn.DEFAULT_DIR}')
+@pytest.mark.skipif(REAL_DIR_MISSING, reason=f'WordNet data files absent from {wn.DEFAULT_DIR}: '
+                    f'apt-get install {WORDNET_PACKAGE}')
 def test_installed_wordnet(monkeypatch):
   monkeypatch.delenv(wn.ENV_VAR, raising=False)
   synsets = list(wn.iter_synsets(wn.source_dir()))

@@ -7,7 +7,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from lm_jax import config_schema
+from lm_jax.config import schema
 from lm_jax.data import objectives, pipeline
 from lm_jax.data import tokenizer as tokenizer_lib
 
@@ -39,7 +39,7 @@ def assert_batches_equal(a, b):
 
 def test_registry_names_every_objective():
   assert NAMES == ('span_corruption', 'causal_lm', 'prefix_lm', 'mlm')
-  assert config_schema.default_config().data.objective == 'span_corruption'
+  assert schema.default_config().data.objective == 'span_corruption'
   with pytest.raises(ValueError, match='config.data.objective.*causal_lm'):
     objectives.get('gpt')
 
@@ -144,18 +144,18 @@ def test_other_construction_errors(make_data_config, tokenizer):
     ('mlm_random_fraction', 0.3, 'mlm_mask_fraction \\+ mlm_random_fraction must be <= 1'),
 ])
 def test_validate_config_checks_the_data_keys(key, value, message):
-  config = config_schema.default_config()
+  config = schema.default_config()
   config.data[key] = value
   with pytest.raises(ValueError, match=message) as error:
-    config_schema.validate_config(config)
+    schema.validate_config(config)
   assert f"'data.{key}'" in str(error.value)
 
 
 def test_validate_config_accepts_every_objective():
   for name in NAMES:
-    config = config_schema.default_config()
+    config = schema.default_config()
     config.data.objective = name
-    config_schema.validate_config(config)
+    schema.validate_config(config)
   config.data = ml_collections.ConfigDict({**config.data.to_dict(), 'pack': 1})
   with pytest.raises(ValueError, match="'data.pack'"):
-    config_schema.validate_config(config)
+    schema.validate_config(config)

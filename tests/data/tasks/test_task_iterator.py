@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from lm_jax import families
 from lm_jax.data import packing, tasks
 from lm_jax.data.tasks import task_iterator
 from lm_jax.data.tasks.task import Example, Task, single_reference
@@ -166,7 +167,7 @@ def test_train_epochs_are_seeded_permutations(tokenizer, make_data_config):
   assert decoded_inputs(next(other), tokenizer) != epochs[0][:4]
 
 
-@pytest.mark.parametrize('family,pack', [(name, False) for name in task_iterator.NAMES]
+@pytest.mark.parametrize('family,pack', [(name, False) for name in families.TASK_FAMILIES]
                          + [('encoder_decoder', True), ('decoder_only', True)])
 def test_resume_gives_identical_batches(tokenizer, make_data_config, family, pack):
   task = CLASSIFY if family == 'encoder_classifier' else TRANSLATE

@@ -2,6 +2,7 @@ import os
 
 import pytest
 
+from lm_jax import families
 from lm_jax.data import sources
 from lm_jax.data import tasks
 from lm_jax.data.builders import wordnet_categories
@@ -182,34 +183,26 @@ PREFIXES = {'translate_en_de': 'translate English to German: ',
             'docstring_qa': 'question: ', 'docstring_qa_installed': 'question: '}
 PREFIXES.update({f'{name}_system': prefix for name, prefix in list(PREFIXES.items())
                  if name.startswith('translate_en_')})
-
-
-@pytest.fixture
-def wordnet_files(tmp_path, monkeypatch):
-  """WordNet data files of 60 made-up noun synsets in 6 categories (the real database takes
-  ~10 s to prepare; its builder's own tests read it)."""
-  directory = tmp_path / 'wordnet'
-  directory.mkdir()
-  lines = [f'{1000 + i:08d} {3 + i % 6:02d} n 01 thing{i} 0 000 | definition number {i}; "an '
-           f'example"  \n' for i in range(60)]
-  (directory / 'data.noun').write_text(''.join(lines))
-  for suffix in ('verb', 'adj', 'adv'):
-    (directory / f'data.{suffix}').write_text('')
-  monkeypatch.setenv(wordnet_categories.ENV_VAR, str(directory))
-  return str(tmp_path / 'tfds')
+# The datasets of what a machine installs are prepared from sources in their formats (fixtures),
+# in a data dir of their own, so that every task runs anywhere; the builders' tests read the real.
+SOURCE_FIXTURES = {'wordnet_categories': 'wordnet_dir', 'python_faq': 'faq_dir',
+                   'python_reference_qa': 'library_dir',
+                   'summarize_code_installed': 'installed_packages',
+                   'docstring_qa_installed': 'installed_packages'}
+SOURCE_FIXTURES.update({name: 'locale_catalogs' for name in OFFLINE_TASKS
+                        if tasks.get(name).dataset.startswith('system_translations/')})
 
 
 @pytest.fixture
 def installed_packages(tmp_path, monkeypatch):
   """A site-packages of one small package (all of the real one takes minutes to read; the
   builder's own tests cover its rules)."""
-  from lm_jax.data.builders import code_summaries
+  from lm_jax.data.builders import python_sources
   package = tmp_path / 'site-packages' / 'pkg'
   package.mkdir(parents=True)
   (package / 'maths.py').write_text(
       'def add(a, b):\n    """Add two numbers together."""\n    return a + b\n')
-  monkeypatch.setattr(code_summaries, '_site_package_roots', lambda: [str(package.parent)])
-  return str(tmp_path / 'tfds')
+  monkeypatch.setattr(python_sources, '_site_package_roots', lambda: [str(package.parent)])
 
 
 def test_offline_tasks():
@@ -219,17 +212,17 @@ def test_offline_tasks():
 
 
 @pytest.mark.parametrize('name', OFFLINE_TASKS)
-def test_offline_task_end_to_end(name, make_data_config, tokenizer, request):
+def test_offline_task_end_to_end(name, make_data_config, tokenizer, request, tmp_path):
   from lm_jax.data import builders
   from lm_jax.data import pipeline
   from lm_jax.data.tasks import task_iterator
   task = tasks.get(name)
-  fixture = {'wordnet_categories': 'wordnet_files',
-             'summarize_code_installed': 'installed_packages',
-             'docstring_qa_installed': 'installed_packages'}.get(name)
-  data_dir = request.getfixturevalue(fixture) if fixture else None
+  fixture = SOURCE_FIXTURES.get(name)
+  if fixture:
+    request.getfixturevalue(fixture)
   config = make_data_config(task=name, tokenizer_path=tokenizer.path, inputs_length=48,
-                            targets_length=24, **({'data_dir': data_dir} if data_dir else {}))
+                            targets_length=24,
+                            **({'data_dir': str(tmp_path / 'tfds')} if fixture else {}))
   splits = builders.prepare(task.dataset, config.data_dir).info.splits
   for split in splits:
     examples = pipeline.task_examples(config, split)
@@ -243,7 +236,7 @@ def test_offline_task_end_to_end(name, make_data_config, tokenizer, request):
         assert example.targets in task.labels
 
   examples = pipeline.task_examples(config, 'validation')
-  for family in task_iterator.NAMES:
+  for family in families.TASK_FAMILIES:
     if family == 'encoder_classifier' and task.labels is None:
       continue
     batches = list(pipeline.make_eval_iterator(config, tokenizer, 16, seed=0, family=family))

@@ -4,8 +4,10 @@ fine-tuning; the samples a prefix-LM run writes read their prefixes the same way
 import ml_collections
 import numpy as np
 
-from lm_jax.evaluation import prompts, samples
-from lm_jax.evaluation.decoding import generate
+from lm_jax import families
+from lm_jax.evaluation import samples
+from lm_jax.generation import prompts
+from lm_jax.generation.decoding import generate
 
 EOS = 1
 
@@ -33,13 +35,13 @@ def test_each_training_recipe_has_its_reading():
 
 def test_a_task_prompt_ends_with_eos_after_the_bos():
   tokenizer = DigitTokenizer()
-  tokens, lengths = prompts.encode_prompts('decoder_only', tokenizer, ['ab', 'c'], prompt_eos=True)
+  tokens, lengths = prompts.encode_prompts(families.DECODER_PROMPT, tokenizer, ['ab', 'c'], prompt_eos=True)
   assert tokens.tolist() == [[0, *tokenizer.encode('ab'), EOS], [0, *tokenizer.encode('c'), EOS, 0]]
   assert lengths.tolist() == [4, 3]
 
 
 def _direct(tiny, texts, bidirectional, prompt_eos=False):
-  tokens, lengths = prompts.encode_prompts('decoder_only', DigitTokenizer(), texts, prompt_eos)
+  tokens, lengths = prompts.encode_prompts(families.DECODER_PROMPT, DigitTokenizer(), texts, prompt_eos)
   ids = generate(tiny.model, tiny.variables, tokens, prompt_lengths=lengths, max_new_tokens=6,
                  eos_id=EOS, bidirectional_prompt=bidirectional)
   return [DigitTokenizer().decode(row.tolist()) for row in np.asarray(ids)]

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lm_jax.evaluation import sampling
-from lm_jax.evaluation.decoding import generate
+from lm_jax.generation import sampling
+from lm_jax.generation.decoding import generate
 
 NEG_INF = -np.inf
 

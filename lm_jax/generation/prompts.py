@@ -2,25 +2,27 @@
 with, shared by `--config.mode=generate` and the samples a training run writes."""
 import numpy as np
 
-from lm_jax.evaluation import decoding
+from lm_jax import families
+from lm_jax.generation import decoding
 
 
-def encode_prompts(family: str, tokenizer, texts: list[str],
+def encode_prompts(prompt: str, tokenizer, texts: list[str],
                    prompt_eos: bool = False) -> tuple[np.ndarray, np.ndarray]:
-  """Right-padded (B, P) prompt ids and their lengths (B,), as the family saw text in training.
+  """Right-padded (B, P) prompt ids and their lengths (B,), as the family's `prompt` layout
+  (lm_jax/families.py) saw text in training.
 
-  Decoder-only rows start with 0, the BOS of lm_jax's shifted causal-LM inputs, and with
+  Decoder prefixes start with 0, the BOS of lm_jax's shifted causal-LM inputs, and with
   `prompt_eos` end with the EOS that separates a task's prompt from its answer; encoder inputs
   end with EOS, as span corruption's and the tasks' do.
   """
-  if family == 'decoder_only':
+  if prompt == families.DECODER_PROMPT:
     rows = [[0] + tokenizer.encode(text) + ([tokenizer.eos_id] if prompt_eos else [])
             for text in texts]
-  elif family == 'encoder_decoder':
+  elif prompt == families.ENCODER_PROMPT:
     rows = [tokenizer.encode(text) + [tokenizer.eos_id] for text in texts]
   else:
-    raise ValueError(f'A {family} model scores tokens but does not generate text; use an '
-                     'encoder-decoder or decoder-only config for --config.mode=generate.')
+    raise ValueError(f'Unknown prompt layout {prompt!r}; a model that generates reads '
+                     f'{families.ENCODER_PROMPT!r} or {families.DECODER_PROMPT!r}.')
   lengths = np.array([len(row) for row in rows], np.int32)
   tokens = np.zeros((len(rows), int(lengths.max())), np.int32)
   for i, row in enumerate(rows):
@@ -41,10 +43,11 @@ def continue_texts(model, variables, tokenizer, texts: list[str], generate_confi
                    data_config=None):
   """Generated continuations of `texts` (decoded up to EOS) with `config.generate`'s options;
   a decoder-only model reads its prompts as `data_config` (what it was trained on) did."""
-  decoder_only = model.family == 'decoder_only'
+  prompt = families.generating(model).prompt
+  decoder_only = prompt == families.DECODER_PROMPT
   bidirectional, prompt_eos = (prefix_lm_reading(data_config)
                                if decoder_only and data_config is not None else (False, False))
-  tokens, lengths = encode_prompts(model.family, tokenizer, texts, prompt_eos)
+  tokens, lengths = encode_prompts(prompt, tokenizer, texts, prompt_eos)
   options = dict(generate_config)
   generated = decoding.generate(
       model, variables, tokens, rng=rng, eos_id=tokenizer.eos_id,

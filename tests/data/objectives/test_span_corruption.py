@@ -1,7 +1,11 @@
+"""T5 span corruption: the noise mask and corruption against T5's statistics and lengths, then
+the iterator's construction errors."""
+
 import numpy as np
 import pytest
 
-from lm_jax.data import span_corruption
+from lm_jax.data import tokenizer as tokenizer_lib
+from lm_jax.data.objectives import span_corruption
 
 TOP = 32099  # <extra_id_0> of a T5 vocabulary of 32100
 
@@ -56,3 +60,17 @@ def test_corruption_depends_only_on_the_rng():
   a, b = corrupt(tokens, 7), corrupt(tokens, 7)
   assert all(np.array_equal(x, y) for x, y in zip(a, b))
   assert not np.array_equal(corrupt(tokens, 8)[0], a[0])
+
+
+def test_construction_validates(tokenizer, make_data_config):
+  source = ['some text ' * 20]
+  iterator = span_corruption.SpanCorruptionIterator
+  with pytest.raises(ValueError, match='inputs_length'):
+    iterator(source, tokenizer, make_data_config(inputs_length=0), 2, 0)
+  few_sentinels = tokenizer_lib.load(tokenizer.path, num_extra_ids=5)
+  with pytest.raises(ValueError, match='num_extra_ids'):
+    iterator(source, few_sentinels, make_data_config(), 2, 0)
+  with pytest.raises(ValueError, match='targets_length=29'):
+    iterator(source, tokenizer, make_data_config(inputs_length=128, targets_length=20), 2, 0)
+  with pytest.raises(ValueError, match='empty'):
+    iterator([], tokenizer, make_data_config(), 2, 0)

@@ -3,18 +3,13 @@
 Config files start from `default_config()` and change values; a key that is not here is a typo
 or a feature that does not exist, and `validate_config` says so before any compute is spent.
 """
+import difflib
 import re
 
 import ml_collections
 
-OPTIMIZERS = ('adamw', 'adafactor')
-SCHEDULES = ('rsqrt', 'cosine', 'linear', 'constant')
-MODES = ('train', 'eval', 'generate')
-FINETUNE_MODES = ('full', 'frozen')
-EARLY_STOPPING_MODES = ('max', 'min')
-EVAL_CHECKPOINTS = ('latest', 'best')
-GENERATE_STRATEGIES = ('greedy', 'sample', 'beam')
-NONFINITE_ACTIONS = ('stop', 'skip')
+from lm_jax.choices import (DECODING_STRATEGIES, EARLY_STOPPING_MODES, EVAL_CHECKPOINTS,
+                            FINETUNE_MODES, NONFINITE_ACTIONS, OPTIMIZERS, RUN_MODES, SCHEDULES)
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -171,15 +166,15 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
           'mlm_mask_fraction + mlm_random_fraction must be <= 1 (the rest of the selected '
           'tokens are kept)')
 
-  require(config.mode in MODES, 'mode', f'must be one of {MODES}')
+  require(config.mode in RUN_MODES, 'mode', f'must be one of {RUN_MODES}')
   require(config.nonfinite in NONFINITE_ACTIONS, 'nonfinite',
           f'must be one of {NONFINITE_ACTIONS}')
   require(isinstance(config.restore_fallback, bool), 'restore_fallback', 'must be True or False')
   g = config.generate
   require(isinstance(g.max_new_tokens, int) and g.max_new_tokens > 0, 'generate.max_new_tokens',
           'must be a positive integer')
-  require(g.strategy in GENERATE_STRATEGIES, 'generate.strategy',
-          f'must be one of {GENERATE_STRATEGIES}')
+  require(g.strategy in DECODING_STRATEGIES, 'generate.strategy',
+          f'must be one of {DECODING_STRATEGIES}')
   require(g.temperature >= 0, 'generate.temperature', 'must be >= 0 (0 decodes greedily)')
   require(g.top_k >= 0, 'generate.top_k', 'must be >= 0 (0 keeps every token)')
   require(0 < g.top_p <= 1, 'generate.top_p', 'must be in (0, 1]')
@@ -230,6 +225,30 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
           'must be in [0, 1]')
   require(o.grad_clip_norm >= 0, 'optimizer.grad_clip_norm', 'must be >= 0 (0 disables clipping)')
   require(o.weight_decay >= 0, 'optimizer.weight_decay', 'must be >= 0')
+
+
+def _dotted_keys(config, prefix=''):
+  for key in config.keys():
+    yield prefix + key
+    if isinstance(config[key], ml_collections.ConfigDict):
+      yield from _dotted_keys(config[key], f'{prefix}{key}.')
+
+
+def unknown_key_message(config: ml_collections.ConfigDict, key: str) -> str | None:
+  """Why the dotted `key` is not one of `config`'s (naming the nearest real keys), or None
+  when it is."""
+  section = config
+  for depth, part in enumerate(key.split('.')):
+    if not isinstance(section, ml_collections.ConfigDict) or part not in section:
+      known = [k for k in _dotted_keys(config) if not key.startswith(k + '.')]
+      near = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+      parent = '.'.join(key.split('.')[:depth])
+      here = sorted(section.keys()) if isinstance(section, ml_collections.ConfigDict) else []
+      return (f'Unknown config key {key!r}.'
+              + (f' Did you mean {" or ".join(map(repr, near))}?' if near else '')
+              + (f' Keys of {parent or "the config"}: {", ".join(here)}.' if here else ''))
+    section = section[part]
+  return None
 
 
 def override(config: ml_collections.ConfigDict, values: dict) -> ml_collections.ConfigDict:

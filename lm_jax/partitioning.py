@@ -2,8 +2,8 @@
 
 Data parallelism through `jax.jit` + `NamedSharding` (what `pmap` became): the batch is split along
 the mesh's `data` axis, parameters and optimizer state are replicated. The same code serves one
-CPU, eight simulated devices and many hosts (after `jax.distributed.initialize()`, see
-lm_jax/train/distributed.py): every host reads the same global batch and places the rows of its
+CPU, eight simulated devices and many hosts (after `jax.distributed.initialize()`, which
+lm_jax/main.py calls for a multi-host run): every host reads the same global batch and places the rows of its
 own devices.
 """
 import jax

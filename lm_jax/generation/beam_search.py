@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from lm_jax.evaluation import model_runner as runner_lib
+from lm_jax.generation import model_runner as runner_lib
 
 Array = Any
 NEG_INF = -jnp.inf

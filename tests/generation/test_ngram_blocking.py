@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lm_jax.evaluation.ngram_blocking import ban_repeated_ngrams
+from lm_jax.generation.ngram_blocking import ban_repeated_ngrams
 
 torch = pytest.importorskip('torch')
 logits_process = pytest.importorskip('transformers.generation.logits_process')

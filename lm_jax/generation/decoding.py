@@ -12,11 +12,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lm_jax.evaluation import model_runner, ngram_blocking, sampling
-from lm_jax.evaluation.beam_search import beam_search
-
-STRATEGIES = ('greedy', 'sample', 'beam')
-FAMILIES = ('encoder_decoder', 'decoder_only')
+from lm_jax import families
+from lm_jax.choices import DECODING_STRATEGIES as STRATEGIES
+from lm_jax.generation import model_runner, ngram_blocking, sampling
+from lm_jax.generation.beam_search import beam_search
 
 
 def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = 'greedy',
@@ -45,10 +44,7 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
     cache cannot (it is filled causally, rows in lockstep), so this decodes by full passes.
   Call it eagerly: it validates concrete arguments, then runs one jitted search.
   """
-  family = getattr(model, 'family', None)
-  if family not in FAMILIES:
-    raise ValueError(f'{type(model).__name__} is a {family!r} model, which scores tokens but '
-                     f'does not generate them; generate needs a model of family {FAMILIES}.')
+  prompt = families.generating(model).prompt
   options = _check_options(max_new_tokens, strategy, temperature, top_k, top_p, num_beams,
                            eos_id, rng, no_repeat_ngram_size)
   if strategy == 'sample' and temperature == 0:
@@ -59,7 +55,7 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
                      f'{inputs.shape}.')
   inputs = inputs.astype(jnp.int32)
   batch = inputs.shape[0]
-  if family == 'encoder_decoder':
+  if prompt == families.ENCODER_PROMPT:
     if prompt_lengths is not None:
       raise ValueError('prompt_lengths applies to decoder-only prompts; an encoder-decoder '
                        'model decodes from the start token and its inputs are masked by pad id 0.')
@@ -67,7 +63,7 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
   else:
     prompts, lengths = inputs, _prompt_lengths(prompt_lengths, inputs.shape)
   if bidirectional_prompt:
-    if family != 'decoder_only':
+    if prompt != families.DECODER_PROMPT:
       raise ValueError('bidirectional_prompt applies to decoder-only prefix LMs; an '
                        'encoder-decoder model reads its inputs bidirectionally already.')
     use_cache = False

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lm_jax.evaluation.decoding import generate
+from lm_jax.generation.decoding import generate
 from lm_jax.models.t5 import T5, T5Config
 
 VOCAB, NEW, EOS = 6, 3, 1

@@ -11,6 +11,8 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+from lm_jax import families
+
 Array = Any
 
 
@@ -113,26 +115,24 @@ def select_cache_rows(cache, rows: Array):
 
 def make_runner(model, variables, inputs: Array, *, cache_length: int, use_cache: bool,
                 prefix_lengths: Array | None = None) -> ModelRunner:
-  """The runner for `model.family`; `inputs` are the encoder tokens of an encoder-decoder
+  """The runner for the family's prompt layout; `inputs` are the encoder tokens of an encoder-decoder
   (encoded once, here) and unused by decoder-only models (their prompt is in the buffer).
 
   prefix_lengths (N,): a decoder-only prefix LM's prompt lengths, read bidirectionally as in
   training (T5X `decoder_causal_attention`). Only the full pass can: the cache is filled in
   lockstep, one causal position at a time, for rows whose prompts differ in length.
   """
+  prompt = families.generating(model).prompt
   if prefix_lengths is not None:
-    if model.family != 'decoder_only' or use_cache:
+    if prompt != families.DECODER_PROMPT or use_cache:
       raise ValueError('A bidirectional prompt (prefix_lengths) needs a decoder-only model and '
                        'use_cache=False.')
     prefix = jnp.arange(cache_length) < prefix_lengths[:, None]
     return ModelRunner(_decoder_only_apply(model, variables),
                        {'prefix': prefix.astype(jnp.int32)}, cache_length, use_cache)
-  if model.family == 'encoder_decoder':
+  if prompt == families.ENCODER_PROMPT:
     encoded = model.apply(variables, inputs, method=model.encode)
     context = {'encoded': encoded, 'encoder_input_tokens': inputs}
     return ModelRunner(_encoder_decoder_apply(model, variables), context, cache_length,
                        use_cache)
-  if model.family == 'decoder_only':
-    return ModelRunner(_decoder_only_apply(model, variables), {}, cache_length, use_cache)
-  raise ValueError(f'{type(model).__name__} is a {model.family!r} model; generation needs an '
-                   "'encoder_decoder' or 'decoder_only' model.")
+  return ModelRunner(_decoder_only_apply(model, variables), {}, cache_length, use_cache)

@@ -4,13 +4,13 @@ import platform
 import subprocess
 import sys
 
-from lm_jax.data import stdlib_corpus
+from lm_jax.data.builders import stdlib_corpus
 
 # Runs in a fresh interpreter: another test may import TensorFlow-aware code.
 _PREPARE = """
 import json, sys
-from lm_jax.data import stdlib_docs_builder
-builder = stdlib_docs_builder.prepare(sys.argv[1])
+from lm_jax.data.builders import stdlib_docs
+builder = stdlib_docs.prepare(sys.argv[1])
 sources = builder.as_data_source()
 print(json.dumps({
     'lengths': {split: len(source) for split, source in sources.items()},
@@ -23,7 +23,8 @@ print(json.dumps({
 
 
 def test_prepares_offline_as_array_record_without_tensorflow(tmp_path):
-  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+      os.path.abspath(__file__)))))
   result = subprocess.run([sys.executable, '-c', _PREPARE, str(tmp_path)], cwd=root,
                           capture_output=True, text=True, check=True, timeout=120)
   out = json.loads(result.stdout.strip().splitlines()[-1])

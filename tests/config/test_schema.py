@@ -2,16 +2,17 @@ import os
 
 import pytest
 
-from lm_jax import config_schema, models
+from lm_jax import models
+from lm_jax.config import schema
 from lm_jax.data import tasks
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.mark.parametrize('variant', ['', ':cpu', ':tiny', ':mini'])
 def test_shipped_configs_are_valid(variant):
-  config = config_schema.load_config(os.path.join(REPO, 'configs', 't5_small.py' + variant))
-  config_schema.validate_config(config)
+  config = schema.load_config(os.path.join(REPO, 'configs', 't5_small.py' + variant))
+  schema.validate_config(config)
   models.build_model(config.model)
 
 
@@ -27,13 +28,13 @@ FINETUNE_VARIANTS = {
                                   for name, variants in FINETUNE_VARIANTS.items()
                                   for variant in variants])
 def test_finetune_configs_are_valid_and_name_a_task(spec):
-  config = config_schema.load_config(os.path.join(REPO, 'configs', spec))
-  config_schema.validate_config(config)
+  config = schema.load_config(os.path.join(REPO, 'configs', spec))
+  schema.validate_config(config)
   assert config.data.task in tasks.NAMES
 
 
 def test_t5_small_has_the_papers_shape():
-  config = config_schema.load_config(os.path.join(REPO, 'configs', 't5_small.py'))
+  config = schema.load_config(os.path.join(REPO, 'configs', 't5_small.py'))
   m = config.model
   assert (m.d_model, m.num_encoder_layers, m.num_decoder_layers, m.num_heads, m.d_ff) == \
       (512, 6, 6, 8, 2048)
@@ -43,13 +44,13 @@ def test_t5_small_has_the_papers_shape():
 @pytest.mark.parametrize('section,key', [('', 'num_train_step'), ('data.', 'input_length'),
                                          ('optimizer.', 'lr'), ('loss.', 'zloss')])
 def test_unknown_keys_are_rejected_by_name(section, key):
-  config = config_schema.default_config()
+  config = schema.default_config()
   target = config
   for part in filter(None, section.rstrip('.').split('.')):
     target = target[part]
   target[key] = 1
   with pytest.raises(ValueError, match=f"Unknown config key '{section}{key}'"):
-    config_schema.validate_config(config)
+    schema.validate_config(config)
 
 
 @pytest.mark.parametrize('key,value,named,message', [
@@ -61,21 +62,21 @@ def test_unknown_keys_are_rejected_by_name(section, key):
     ('generate.no_repeat_ngram_size', -1, 'generate.no_repeat_ngram_size', 'integer >= 0'),
 ])
 def test_inconsistent_values_are_rejected_by_name(key, value, named, message):
-  config = config_schema.default_config()
+  config = schema.default_config()
   section, _, name = key.rpartition('.')
   (config[section] if section else config)[name] = value
   with pytest.raises(ValueError, match=message) as error:
-    config_schema.validate_config(config)
+    schema.validate_config(config)
   assert f"'{named}'" in str(error.value)
 
 
 def test_float_for_an_integer_key_is_refused_by_the_config_itself():
   with pytest.raises(TypeError, match='num_train_steps'):
-    config_schema.default_config().num_train_steps = 2.5
+    schema.default_config().num_train_steps = 2.5
 
 
 def test_unknown_model_key_is_rejected_by_the_model():
-  config = config_schema.default_config()
+  config = schema.default_config()
   config.model.update(d_modle=512)
   with pytest.raises(ValueError, match='d_modle'):
     models.build_model(config.model)
@@ -85,7 +86,7 @@ def test_unknown_model_key_is_rejected_by_the_model():
 
 
 def test_override_sets_dotted_keys_and_rejects_unknown_ones():
-  from lm_jax.config_schema import default_config, override
+  from lm_jax.config.schema import default_config, override
   config = override(default_config(), {'eval.num_examples': 7, 'seed': 3})
   assert config.eval.num_examples == 7 and config.seed == 3
   with pytest.raises(KeyError, match="'eval.num_exampels'.*num_examples"):

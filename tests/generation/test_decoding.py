@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import lm_jax
-from lm_jax.evaluation.decoding import generate
+from lm_jax.generation.decoding import generate
 
 NEW = 6
 STRATEGIES = ['greedy', 'sample', 'beam']

@@ -1,5 +1,6 @@
-"""The embedded default corpus: docstrings of this Python's standard library plus
-`pydoc_data.topics`, real English text present on every Python install (PSF licence)."""
+"""The embedded default corpus (`stdlib_docs`): docstrings of this Python's standard library plus
+`pydoc_data.topics`, real English text present on every Python install (PSF licence). Its walk
+and parse of Python sources (`ast`, never imported) is shared by the builders that read code."""
 
 import ast
 import functools
@@ -32,6 +33,14 @@ def stdlib_files(root: str) -> list[str]:
       if name.endswith('.py'):
         paths.append(os.path.relpath(os.path.join(dirpath, name), root))
   return sorted(paths)
+
+
+def module_name(relpath: str) -> str:
+  """'json/__init__.py' -> 'json', 'email/mime/text.py' -> 'email.mime.text'."""
+  parts = relpath[:-len('.py')].split('/')
+  if parts[-1] == '__init__':
+    parts.pop()
+  return '.'.join(parts)
 
 
 def parse_file(path: str, relpath: str) -> tuple[ast.Module, str] | None:

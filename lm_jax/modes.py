@@ -5,8 +5,9 @@ import os
 import jax
 import ml_collections
 
-from lm_jax.evaluation import prompts
+from lm_jax.generation import prompts
 from lm_jax.train import loop
+from lm_jax.train.trainer import Trainer
 
 
 def _as_trained(config: ml_collections.ConfigDict, workdir: str) -> ml_collections.ConfigDict:
@@ -33,7 +34,7 @@ def generate_from_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   if not prompt_texts:
     raise ValueError('--config.mode=generate needs at least one --prompt="text".')
   config = _as_trained(config, workdir)
-  trainer = loop.Trainer(config, workdir, training=False)
+  trainer = Trainer(config, workdir, training=False)
   params, step = trainer.latest_params()
   rng = jax.random.key(config.seed)
   texts = prompts.continue_texts(trainer.model, {'params': params}, trainer.tokenizer,
@@ -53,7 +54,7 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   if prompt_texts:
     raise ValueError('--prompt only applies to --config.mode=generate.')
   config = _as_trained(config, workdir)
-  trainer = loop.Trainer(config, workdir, training=False)
+  trainer = Trainer(config, workdir, training=False)
   if config.eval.checkpoint == 'best':
     params, step = trainer.best_params()
   else:

@@ -5,10 +5,8 @@ import platform
 
 import tensorflow_datasets as tfds
 
-from lm_jax.data import stdlib_corpus
 from lm_jax.data.builders import offline
-
-FILE_FORMAT = offline.FILE_FORMAT
+from lm_jax.data.builders import stdlib_corpus
 
 
 class StdlibDocs(offline.OfflineBuilder):

@@ -1,0 +1,12 @@
+"""The names a config chooses among, each list owned once here, at the bottom of the import graph,
+so that the config schema and the code that acts on a choice import the same list without a
+cycle. Registries that own their names (objectives, tasks, metrics, models, families) keep them.
+"""
+RUN_MODES = ('train', 'eval', 'generate')           # lm_jax/modes.py
+OPTIMIZERS = ('adamw', 'adafactor')                 # lm_jax/train/optimizers.py
+SCHEDULES = ('rsqrt', 'cosine', 'linear', 'constant')
+FINETUNE_MODES = ('full', 'frozen')                 # lm_jax/train/finetune.py
+EARLY_STOPPING_MODES = ('max', 'min')               # lm_jax/train/early_stopping.py
+EVAL_CHECKPOINTS = ('latest', 'best')
+NONFINITE_ACTIONS = ('stop', 'skip')                # lm_jax/train/nonfinite.py
+DECODING_STRATEGIES = ('greedy', 'sample', 'beam')  # lm_jax/generation/decoding.py
