@@ -1,16 +1,23 @@
 """GPT-2 small (124M with GPT-2's 50257-id vocabulary) pretrained as a causal language model,
 with the GPT-3-small / nanoGPT optimiser recipe.
 
-Variants (`--config=configs/gpt2_small.py:<variant>`):
-  (none)  the real shape and recipe: 480 rows x 1024 tokens, AdamW 6e-4, 2000 warmup, cosine.
-  tiny    a 2-layer model for tests; trains in about a minute on CPU.
-
 The model's vocabulary only has to cover the tokenizer: the default pipeline trains a
 SentencePiece model of data.tokenizer_vocab_size ids plus data.num_extra_ids sentinels, so
 vocab_size >= tokenizer_vocab_size + num_extra_ids. 50257 keeps GPT-2's real shape (and lets
 converted HF checkpoints train with this recipe).
+
+Each run writes to runs/gpt2_small_<variant> (runs/gpt2_small without one; `--workdir` to change it)
+and logs eval loss, perplexity and next-token accuracy to its metrics.jsonl. Times are wall clock on
+a shared 2-core CPU, compilation included (2026-12).
+
+(none)  the real shape and recipe: 480 rows x 1024 tokens, AdamW 6e-4, 2000 warmup, cosine.
+          python -m lm_jax.main --config=configs/gpt2_small.py
+        expect: not measured here (a job for accelerators; no published figure for this setup).
+tiny    a 2-layer model for tests, 200 steps on packed 128-token rows.
+          python -m lm_jax.main --config=configs/gpt2_small.py:tiny
+        expect: about 37 s; at step 200 eval loss 5.435, perplexity 229.3, accuracy 0.094.
 """
-from lm_jax.config_schema import default_config
+from lm_jax.config.schema import default_config
 
 
 def get_config(variant=None):
