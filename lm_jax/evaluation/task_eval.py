@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lm_jax import families, partitioning
 from lm_jax.evaluation import metrics
 from lm_jax.generation import decoding
-from lm_jax import families, partitioning
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
+from lm_jax import modes
 from lm_jax.config.schema import load_config
 from lm_jax.generation import prompts
-from lm_jax import modes
 from lm_jax.train import loop
 from lm_jax.train.metrics_writer import read_metrics
 from lm_jax.train.trainer import Trainer

@@ -8,10 +8,10 @@ import jax
 import numpy as np
 import pytest
 
+from lm_jax import modes, partitioning
 from lm_jax.config.schema import load_config, override
 from lm_jax.data import packing, tasks
 from lm_jax.data.builders import wordnet_categories
-from lm_jax import modes, partitioning
 from lm_jax.train import finetune, loop
 from lm_jax.train.metrics_writer import read_metrics
 from lm_jax.train.trainer import Trainer

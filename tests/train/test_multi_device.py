@@ -12,8 +12,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 _SCRIPT = '''
 import json, sys
 import jax
-from lm_jax.config.schema import load_config
 from lm_jax import partitioning
+from lm_jax.config.schema import load_config
 from lm_jax.train import loop
 from lm_jax.train.metrics_writer import read_metrics
 config = load_config(sys.argv[1])
