@@ -120,15 +120,16 @@ def _unknown_keys(config, schema, prefix=''):
   for key in config.keys():
     name = f'{prefix}{key}'
     if key not in schema:
-      yield name, sorted(schema.keys())
+      yield name
     elif isinstance(schema[key], ml_collections.ConfigDict) and key != 'model':
       yield from _unknown_keys(config[key], schema[key], name + '.')
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
   """Raises ValueError naming the first unknown or inconsistent key."""
-  for name, valid in _unknown_keys(config, default_config()):
-    raise ValueError(f'Unknown config key {name!r}. Valid keys here: {", ".join(valid)}.')
+  schema = default_config()
+  for name in _unknown_keys(config, schema):
+    raise ValueError(unknown_key_message(schema, name))
 
   def require(ok, key, why):
     if not ok:
@@ -255,14 +256,14 @@ def override(config: ml_collections.ConfigDict, values: dict) -> ml_collections.
   """Sets dotted keys (`{'eval.num_examples': 64}`) as `--config.eval.num_examples=64` would;
   for notebooks, sweeps and tests. Returns `config`."""
   for key, value in values.items():
-    target, parts = config, key.split('.')
-    for depth, part in enumerate(parts):
-      if part not in target:
-        raise KeyError(f'Unknown config key {".".join(parts[:depth + 1])!r}; valid keys here: '
-                       f'{", ".join(sorted(target.keys()))}.')
-      if depth < len(parts) - 1:
-        target = target[part]
-    target[parts[-1]] = value
+    message = unknown_key_message(config, key)
+    if message:
+      raise KeyError(message)
+    *sections, last = key.split('.')
+    target = config
+    for part in sections:
+      target = target[part]
+    target[last] = value
   return config
 
 

@@ -38,7 +38,8 @@ class IntegrityError(ValueError):
   """Restored arrays differ from the hashes written when they were saved."""
 
 
-def _path(key_path) -> str:
+def tree_path(key_path) -> str:
+  """'/'-joined tree path ('params/encoder/...'): how manifests and fine-tuning name a leaf."""
   return jax.tree_util.keystr(key_path, simple=True, separator='/')
 
 
@@ -89,7 +90,7 @@ def manifest(tree) -> dict:
       pieces = [(_absolute(s.index, x.shape), s.data) for s in x.addressable_shards
                 if s.replica_id == 0]
     if pieces:
-      arrays[_path(key_path)] = {
+      arrays[tree_path(key_path)] = {
           'dtype': np.dtype(x.dtype).name, 'shape': list(np.shape(x)),
           'regions': {_region_name(region): _digest(_host_value(data)) for region, data in pieces}}
   return {'format': _FORMAT, 'hash': 'sha256', 'arrays': arrays}
@@ -131,7 +132,7 @@ def verify(tree, saved: dict) -> list[str]:
   """
   unchecked, damaged = [], []
   for key_path, x in jax.tree_util.tree_flatten_with_path(tree)[0]:
-    path = _path(key_path)
+    path = tree_path(key_path)
     entry = saved['arrays'].get(path)
     if entry is None or entry['dtype'] != np.dtype(x.dtype).name:
       unchecked.append(path)  # a cast on restore changes the bytes, not the data's soundness
@@ -200,4 +201,4 @@ def first_nonfinite(tree) -> str | None:
     return None
   finite = _host_value(_finite([x for _, x in floating]))
   bad = np.flatnonzero(~finite)
-  return _path(floating[bad[0]][0]) if bad.size else None
+  return tree_path(floating[bad[0]][0]) if bad.size else None

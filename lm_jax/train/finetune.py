@@ -19,6 +19,7 @@ from lm_jax.convert import hf_files
 from lm_jax.data import pipeline
 from lm_jax.data import tokenizer as tokenizer_lib
 from lm_jax.train import checkpoint_integrity as integrity
+from lm_jax.train.checkpoint_integrity import tree_path
 from lm_jax.train.checkpoints import CheckpointError, check_integrity
 
 TRAINABLE, FROZEN = 'trainable', 'frozen'  # the labels optimizers.make_optimizer understands
@@ -184,10 +185,6 @@ def _load_hf(path: str) -> Pretrained:
       load_param_shapes=lambda: traverse_util.unflatten_dict(hf_files.param_shapes(model)))
 
 
-def _path(key_path) -> str:
-  return jax.tree_util.keystr(key_path, simple=True, separator='/')
-
-
 @dataclasses.dataclass(frozen=True)
 class MergeReport:
   loaded: tuple[str, ...]   # in the model and the checkpoint: pretrained values
@@ -215,7 +212,7 @@ def merge_params(initial, pretrained) -> tuple[Any, MergeReport]:
   loaded, new, mismatched = [], [], []
 
   def take(key_path, value):
-    path = _path(key_path)
+    path = tree_path(key_path)
     if path not in flat_pretrained:
       new.append(path)
       return value
@@ -259,12 +256,12 @@ def trainable_labels(params, mode: str, trainable_regex: str, new_paths: Iterabl
     new = set(new_paths)
     is_trainable = lambda path: path in new
   labels = jax.tree_util.tree_map_with_path(
-      lambda key_path, _: TRAINABLE if is_trainable(_path(key_path)) else FROZEN, params)
+      lambda key_path, _: TRAINABLE if is_trainable(tree_path(key_path)) else FROZEN, params)
   if TRAINABLE not in jax.tree.leaves(labels):
     why = (f'config.finetune.trainable={trainable_regex!r} matches none of the parameter paths'
            if trainable_regex else
            'config.init_from provided every parameter, so there is no new head to train')
-    examples = [_path(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0][:3]]
+    examples = [tree_path(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0][:3]]
     raise ValueError(
         f"config.finetune.mode='frozen' leaves no parameter trainable: {why}. Set "
         "config.finetune.trainable to a regex over '/'-joined parameter paths (such as "

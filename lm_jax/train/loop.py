@@ -121,22 +121,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       progress.update(1)
       if stop:
         break
-  except BaseException:
     progress.close()
-    writer.close()
+    if start >= config.num_train_steps:
+      print(f'{workdir} is already at step {start} of {config.num_train_steps}; nothing to '
+            'train.')
+    elif already_stopped:
+      print(f'{workdir} stopped early at step {start}; nothing to train.')
+    samples = trainer.samples(state.params, records)
+    if samples and jax.process_index() == 0:
+      _write_samples(workdir, samples)
+  finally:  # also on an error: let the saves in flight land, and close every writer
+    progress.close()
     _close(trainer.checkpointer, best)
-    raise
-  progress.close()
-
-  if start >= config.num_train_steps:
-    print(f'{workdir} is already at step {start} of {config.num_train_steps}; nothing to train.')
-  elif already_stopped:
-    print(f'{workdir} stopped early at step {start}; nothing to train.')
-  samples = trainer.samples(state.params, records)
-  if samples and jax.process_index() == 0:
-    _write_samples(workdir, samples)
-  _close(trainer.checkpointer, best)
-  writer.close()
+    writer.close()
   return last
 
 

@@ -24,7 +24,7 @@ def _rows_up_to(path: str, step: int) -> list[str]:
       except json.JSONDecodeError:
         continue
       if isinstance(row, dict) and row.get('step', step + 1) <= step:
-        kept.append(json.dumps(row) + '\n')
+        kept.append(line if line.endswith('\n') else line + '\n')
   return kept
 
 
