@@ -18,7 +18,8 @@ from ml_collections import config_flags
 
 from lm_jax import modes
 from lm_jax.config import schema
-from lm_jax.train import checkpoints, nonfinite
+from lm_jax.train import nonfinite
+from lm_jax.train.run_dir import CheckpointError
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file (get_config).',
                                           lock_config=True)
@@ -114,7 +115,7 @@ def main(argv):
     sys.exit(f'error: {e}')
   try:
     modes.MODES[config.mode](config, workdir, _PROMPTS.value)
-  except (nonfinite.NonFiniteError, checkpoints.CheckpointError) as e:
+  except (nonfinite.NonFiniteError, CheckpointError) as e:
     # Both messages say what happened and what to do; a traceback would bury them.
     sys.exit(f'error: {e}')
 

@@ -10,31 +10,13 @@ from lm_jax.train import loop
 from lm_jax.train.trainer import Trainer
 
 
-def _as_trained(config: ml_collections.ConfigDict, workdir: str) -> ml_collections.ConfigDict:
-  """The run's own `model` and `data` sections from `<workdir>/config.json` (so a model trained
-  with command-line overrides, or resolved from init_from, is rebuilt exactly), everything else
-  from this command line. The pretrained weights are not read again, and nothing is frozen:
-  the checkpoint holds the fine-tuned weights."""
-  path = os.path.join(workdir, 'config.json')
-  config = config.copy_and_resolve_references()
-  with config.unlocked():
-    config.init_from = None
-    config.finetune.mode = 'full'
-    if os.path.isfile(path):
-      with open(path) as f:
-        saved = json.load(f)
-      config.model = ml_collections.ConfigDict(saved['model'])
-      config.data.update(saved['data'])
-  return config
-
-
 def generate_from_checkpoint(config: ml_collections.ConfigDict, workdir: str,
                              prompt_texts: list[str]) -> list[str]:
   """Prints and returns continuations of `prompt_texts` by the latest checkpoint in `workdir`."""
   if not prompt_texts:
     raise ValueError('--config.mode=generate needs at least one --prompt="text".')
-  config = _as_trained(config, workdir)
   trainer = Trainer(config, workdir, training=False)
+  config = trainer.config  # the model and data the run trained with
   params, step = trainer.latest_params()
   rng = jax.random.key(config.seed)
   texts = prompts.continue_texts(trainer.model, {'params': params}, trainer.tokenizer,
@@ -53,8 +35,8 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   and the predictions beside their inputs and references in `predictions_<split>.jsonl`."""
   if prompt_texts:
     raise ValueError('--prompt only applies to --config.mode=generate.')
-  config = _as_trained(config, workdir)
   trainer = Trainer(config, workdir, training=False)
+  config = trainer.config  # the model and data the run trained with
   if config.eval.checkpoint == 'best':
     params, step = trainer.best_params()
   else:

@@ -57,3 +57,12 @@ def test_unknown_model_key_is_rejected_before_training(tmp_path):
                            f'--workdir={tmp_path / "run"}'], cwd=REPO, capture_output=True,
                           text=True, timeout=120)
   assert result.returncode != 0 and 'num_layer' in result.stderr
+
+
+def test_a_run_directory_of_a_newer_format_is_one_message_before_any_work(tmp_path):
+  (tmp_path / 'lm_jax_run.json').write_text('{"format_version": 99}')
+  result = _run_main('--config.mode=eval', f'--workdir={tmp_path}')
+  assert result.returncode != 0 and 'Traceback' not in result.stderr
+  assert f'error: {tmp_path} is a run directory of format 99, written by a newer lm_jax' in \
+      result.stderr
+  assert sorted(os.listdir(tmp_path)) == ['lm_jax_run.json']  # nothing was written beside it

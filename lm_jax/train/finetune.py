@@ -8,19 +8,15 @@ import re
 from typing import Any, Callable, Iterable
 
 import jax
-import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
 from flax import traverse_util
 
 from lm_jax import convert
 from lm_jax.choices import FINETUNE_MODES
 from lm_jax.convert import hf_files
-from lm_jax.data import pipeline
-from lm_jax.data import tokenizer as tokenizer_lib
-from lm_jax.train import checkpoint_integrity as integrity
-from lm_jax.train.checkpoint_integrity import tree_path
-from lm_jax.train.checkpoints import CheckpointError, check_integrity
+from lm_jax.train.run_dir import RunDir
+from lm_jax.train.run_dir.integrity import tree_path
+from lm_jax.train.run_dir.params import shapes_of
 
 TRAINABLE, FROZEN = 'trainable', 'frozen'  # the labels optimizers.make_optimizer understands
 
@@ -52,12 +48,8 @@ class Pretrained:
     ones, from an lm_jax checkpoint's metadata or a Hugging Face config without reading a
     weight."""
     if 'params' in self.__dict__:  # already read
-      return _shapes_of(self.params)
+      return shapes_of(self.params)
     return self.load_param_shapes()
-
-
-def _shapes_of(tree) -> dict:
-  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(tuple(x.shape), np.dtype(x.dtype)), tree)
 
 
 def load_pretrained(path: str) -> Pretrained:
@@ -71,106 +63,23 @@ def load_pretrained(path: str) -> Pretrained:
     saved = json.load(f)
   if 'model_type' in saved:
     return _load_hf(path)
-  if isinstance(saved.get('model'), dict) and os.path.isdir(os.path.join(path, 'checkpoints')):
-    return _load_workdir(path, saved)
+  if RunDir.holds_run(path):
+    return _load_run(RunDir(path))
   raise ValueError(f'{config_file} is neither an lm_jax run config (with checkpoints/ beside it) '
                    f'nor a Hugging Face config (with model_type); config.init_from must be '
                    f'{_EXPECTED}.')
 
 
-def _read_only_manager(workdir: str) -> ocp.CheckpointManager:
-  # Read-only: it never removes a leftover temporary directory (the run may still be saving
-  # into it), and never lists one as a step either.
-  return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), 'checkpoints'),
-                               options=ocp.CheckpointManagerOptions(read_only=True),
-                               item_handlers={'state': ocp.PyTreeCheckpointHandler(),
-                                              integrity.ITEM: integrity.ManifestHandler()})
-
-
-def _latest_step(manager: ocp.CheckpointManager) -> int:
-  step = manager.latest_step()
-  if step is None:
-    raise FileNotFoundError(f'{manager.directory} holds no checkpoint step; train first, or '
-                            f'point at a trained run ({_EXPECTED}).')
-  return int(step)
-
-
-def _params_metadata(manager: ocp.CheckpointManager, step: int):
-  metadata = manager.item_metadata(step)['state']
-  return getattr(metadata, 'tree', metadata)['params']
-
-
-def param_shapes(workdir: str, step: int) -> dict:
-  """The params of checkpoint `step` in `<workdir>/checkpoints` as jax.ShapeDtypeStructs, from
-  its metadata alone."""
-  manager = _read_only_manager(workdir)
-  try:
-    return _shapes_of(_params_metadata(manager, step))
-  finally:
-    manager.close()
-
-
-def latest_params(workdir: str, step: int | None = None) -> tuple[Any, int]:
-  """(params as numpy arrays, step) of checkpoint `step` (default: the latest) in
-  `<workdir>/checkpoints`, checked against the step's integrity manifest."""
-  manager = _read_only_manager(workdir)
-  try:
-    step = _latest_step(manager) if step is None else step
-    where = f'checkpoint step {step} in {manager.directory}'
-    earlier = [s for s in manager.all_steps() if s < step]
-    # Deleting a damaged latest step makes the one before it the latest.
-    what_to_do = (f'Delete {manager.directory / str(step)} to use step {max(earlier)}.' if earlier
-                  else 'There is no earlier checkpoint to use instead.')
-    try:
-      params_metadata = _params_metadata(manager, step)
-      # A partial restore of the `params` subtree alone: the optimizer state (2x the parameters
-      # for Adam, another structure for a frozen run) is never read, and need not be known.
-      item = {'params': params_metadata}
-      restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), item)
-      items = {'state': ocp.args.PyTreeRestore(item=item, restore_args=restore_args,
-                                               partial_restore=True)}
-      if integrity.ITEM in manager.item_metadata(step):  # absent when saved by older code
-        items[integrity.ITEM] = integrity.ManifestRestore()
-      restored = manager.restore(step, args=ocp.args.Composite(**items))
-    except Exception as e:  # orbax raises many types; all mean the same thing to the user.
-      raise CheckpointError(f'Could not read the params of {where}: {type(e).__name__}: {e}\n'
-                            f'The checkpoint is corrupt or unreadable. {what_to_do}') from e
-  finally:
-    manager.close()
-  try:
-    # Paths under 'params/', as saved: the manifest's entries of the rest go unused.
-    check_integrity(restored['state'],
-                    restored[integrity.ITEM] if integrity.ITEM in items else None, where)
-  except integrity.IntegrityError as e:
-    raise CheckpointError(f'The params of {where} are corrupt: {e}. {what_to_do}') from e
-  return restored['state']['params'], int(step)
-
-
-def _load_workdir(path: str, saved: dict) -> Pretrained:
-  manager = _read_only_manager(path)
-  try:
-    step = _latest_step(manager)
-  finally:
-    manager.close()
-  data = saved.get('data')
+def _load_run(run: RunDir) -> Pretrained:
+  step = run.require_latest_step()
+  saved = run.saved_config()
   return Pretrained(
-      model_config=dict(saved['model']), data_config=data,
-      tokenizer_path=_workdir_tokenizer(data), step=step,
-      description=f"lm_jax run {path} (model {saved['model'].get('name')!r}, step {step})",
+      model_config=dict(saved['model']), data_config=saved.get('data'),
+      tokenizer_path=run.tokenizer_path(), step=step,
+      description=f"lm_jax run {run.path} (model {saved['model'].get('name')!r}, step {step})",
       # The step chosen now, even if the run has checkpointed again by the time it is read.
-      load_params=lambda: latest_params(path, step)[0],
-      load_param_shapes=lambda: param_shapes(path, step))
-
-
-def _workdir_tokenizer(data: dict | None) -> str | None:
-  """The tokenizer that run trained with: its tokenizer_path, else the one it trained and cached
-  (lm_jax.data.tokenizer.get_tokenizer); that file may be gone if its data dir was."""
-  if not data:
-    return None
-  if data.get('tokenizer_path'):
-    return data['tokenizer_path']
-  data = ml_collections.ConfigDict(data)
-  return tokenizer_lib.cached_path(data, pipeline.tokenizer_cache_name(data))
+      load_params=lambda: run.read_params(step)[0],
+      load_param_shapes=lambda: run.param_shapes(step))
 
 
 def _load_hf(path: str) -> Pretrained:

@@ -52,7 +52,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     stopper = early_stopping.EarlyStopping(stopping.metric, stopping.mode, stopping.patience)
     if 'early_stopping' in trainer.restored_extra:
       stopper.load_state_dict(trainer.restored_extra['early_stopping'])
-    best = early_stopping.BestCheckpoint(workdir)
+    best = trainer.run.best()
   # A run that stopped early and is started again has nothing left to do.
   already_stopped = stopper is not None and stopper.should_stop
   end = start if already_stopped else config.num_train_steps

@@ -1,10 +1,12 @@
-"""The config a run actually trains: the experiment config completed by what `config.init_from`
-and `config.data.task` decide (the pretrained model's shape and tokenizer, a head's class count).
+"""The config a run actually uses, assembled here alone: the experiment config completed by what
+`config.init_from` and `config.data.task` decide (the pretrained model's shape and tokenizer, a
+head's class count), or for eval and generate modes by the run directory's own config.
 """
 import ml_collections
 
 from lm_jax.data import tasks
 from lm_jax.train import finetune
+from lm_jax.train.run_dir import RunDir
 
 # A fine-tuning model name that puts a new head on a pretrained model of another name.
 HEAD_OF = {'bert_classifier': 'bert'}
@@ -26,11 +28,43 @@ def _model_config(config, pretrained) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(merged)
 
 
-def resolve(config: ml_collections.ConfigDict):
-  """(config, pretrained or None): a copy of `config` with init_from's model and tokenizer and the
-  task's class count filled in. A workdir with its own checkpoint resumes from it instead, but
-  still needs the same resolved config to rebuild the model."""
+def as_trained(config: ml_collections.ConfigDict, run: RunDir) -> ml_collections.ConfigDict:
+  """For reading a trained run (eval, generate): its own `model` and `data` sections and
+  tokenizer (so a model trained with command-line overrides, or resolved from init_from, is
+  rebuilt exactly), everything else from this command line; `data.data_dir` too when the command
+  line gives one, as where datasets live is the machine's business. The pretrained weights are
+  not read again, and nothing is frozen: the checkpoint holds the fine-tuned weights."""
   config = config.copy_and_resolve_references()
+  saved = run.saved_config()
+  with config.unlocked():
+    config.init_from = None
+    config.finetune.mode = 'full'
+    if saved is not None:
+      data_dir = config.data.data_dir
+      config.model = ml_collections.ConfigDict(saved['model'])
+      config.data.update(saved['data'])
+      if data_dir is not None:
+        config.data.data_dir = data_dir
+      if run.own_tokenizer():
+        config.data.tokenizer_path = run.own_tokenizer()
+  return config
+
+
+def for_split(data: ml_collections.ConfigDict, split: str | None) -> ml_collections.ConfigDict:
+  """`data` reading `split` as its eval split (None: data.eval_split as it is)."""
+  data = data.copy_and_resolve_references()
+  if split is not None:
+    with data.unlocked():
+      data.eval_split = split
+  return data
+
+
+def resolve(config: ml_collections.ConfigDict, run: RunDir, training: bool = True):
+  """(config, pretrained or None): a copy of `config` with init_from's model and tokenizer and the
+  task's class count filled in; with `training=False`, the config `run` trained with (see
+  `as_trained`). A workdir with its own checkpoint resumes from it instead, but still needs the
+  same resolved config to rebuild the model."""
+  config = (config.copy_and_resolve_references() if training else as_trained(config, run))
   pretrained = None
   with config.unlocked():
     if config.init_from:

@@ -8,18 +8,20 @@ from lm_jax import families, models, partitioning
 from lm_jax.data import fingerprint, pipeline, tasks
 from lm_jax.evaluation import samples as samples_lib
 from lm_jax.evaluation import metrics, task_eval
-from lm_jax.train import (checkpoints, early_stopping, finetune, optimizers, run_config,
-                          train_step as steps)
+from lm_jax.train import finetune, optimizers, run_config, train_step as steps
+from lm_jax.train.run_dir import RunDir
 
 def add_sums(total, new):
   return new if total is None else jax.tree.map(jnp.add, total, new)
 
 
 class Trainer:
-  """`training=False` builds what restoring and using a checkpoint needs, and no train data."""
+  """`training=False` builds what restoring and using a checkpoint needs, and no train data: the
+model and data the run in `workdir` trained with (run_config.as_trained)."""
 
   def __init__(self, config: ml_collections.ConfigDict, workdir: str, training: bool = True):
-    config, self.pretrained = run_config.resolve(config)
+    self.run = RunDir(workdir)  # refuses a run directory of a newer format, before any work
+    config, self.pretrained = run_config.resolve(config, self.run, training)
     self.config, self.workdir = config, workdir
     if training and config.finetune.mode != 'full' and self.pretrained is None:
       raise ValueError("config.finetune.mode='frozen' keeps pretrained weights fixed, so it needs "
@@ -48,8 +50,6 @@ class Trainer:
     self.train_iter = pipeline.make_train_iterator(
         config.data, self.tokenizer, self.global_batch, config.seed,
         family=self.family) if training else None
-    if training:  # the data is prepared by now; a result can be traced to what it saw
-      fingerprint.write_fingerprint(workdir, config.data)
 
     labels = self._param_labels(shapes) if training else None
     self.optimizer, self.schedule = optimizers.make_optimizer(
@@ -57,10 +57,14 @@ class Trainer:
     self._init, self.train_step, self.eval_step = steps.jit_steps(
         self.model, self.optimizer, self.schedule, config.loss, self.mesh, shapes,
         param_labels=labels, nonfinite=config.nonfinite)
-    self.checkpointer = checkpoints.Checkpointer(
-        workdir, config.checkpoint_every_steps, config.keep_checkpoints,
+    self.checkpointer = self.run.checkpointer(
+        config.checkpoint_every_steps, config.keep_checkpoints,
         restore_fallback=config.restore_fallback, writer=training)
-    self.checkpointer.check_config(config, write=training)
+    self.run.check_compatible(config, training, self.tokenizer.path)
+    if training:
+      self.run.record(config, self.tokenizer.path)
+      # The data is prepared by now; a result can be traced to what it saw.
+      fingerprint.write_fingerprint(workdir, config.data)
     self.restored_extra = {}
 
   def metric_names(self) -> tuple[str, ...]:
@@ -95,11 +99,7 @@ class Trainer:
   def latest_params(self):
     """(params, step) of the latest checkpoint, read without the optimizer state (whose structure
     depends on what was frozen); a workdir without one is an error."""
-    if self.checkpointer.latest_step() is None:
-      raise FileNotFoundError(
-          f'No checkpoint in {self.checkpointer.directory}: train first (the same command '
-          'without --config.mode), or point --workdir at a trained run.')
-    params, step = finetune.latest_params(self.workdir)
+    params, step = self.run.read_params()
     return jax.device_put(params, self.replicated), step
 
   def best_params(self):
@@ -108,7 +108,7 @@ class Trainer:
     abstract = jax.eval_shape(self._init, rng).params
     abstract = jax.tree.map(
         lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.replicated), abstract)
-    best = early_stopping.BestCheckpoint(self.workdir)
+    best = self.run.best()
     try:
       restored = best.restore_params(abstract)
     finally:
@@ -136,13 +136,6 @@ class Trainer:
     print(f'Resumed from {self.checkpointer.directory} at step {restored.step}.')
     return restored.state
 
-  def _data_for_split(self, split):
-    data = self.config.data.copy_and_resolve_references()
-    if split is not None:
-      with data.unlocked():
-        data.eval_split = split
-    return data
-
   def _eval_batches(self, data_config, batch_size):
     return pipeline.make_eval_iterator(data_config, self.tokenizer, batch_size, self.config.seed,
                                        family=self.family)
@@ -154,7 +147,7 @@ class Trainer:
     One pass over the split feeds both: the loss of its first `num_eval_batches` batches and
     the predictions for its first `eval.num_examples` examples.
     """
-    data_config = self._data_for_split(split)
+    data_config = run_config.for_split(self.config.data, split)
     batches = self._eval_batches(data_config, self.global_batch)
     loss_batches = self.config.num_eval_batches
     wanted = 0  # predictions to make

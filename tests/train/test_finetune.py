@@ -17,7 +17,8 @@ from lm_jax.data import pipeline
 from lm_jax.data import tokenizer as tokenizer_lib
 from lm_jax.models.bert import Bert, BertClassifier, BertClassifierConfig, BertConfig
 from lm_jax.models.t5 import T5Config
-from lm_jax.train import checkpoints, finetune, optimizers
+from lm_jax.train import finetune, optimizers
+from lm_jax.train.run_dir import RunDir
 from lm_jax.train.train_step import TrainState
 
 BERT = BertConfig(vocab_size=64, d_model=16, num_heads=2, head_dim=8, d_ff=32, num_layers=2,
@@ -123,8 +124,8 @@ def test_load_pretrained_lm_jax_workdir(tmp_path, tiny_config, data_dir):
                      opt_state=optimizer.init(params),
                      dropout_rng=jax.random.key_data(jax.random.key(0)))
   workdir = str(tmp_path / 'run')
-  saver = checkpoints.Checkpointer(workdir, every_steps=1, keep=2)
-  saver.check_config(config)  # writes config.json as the trainer does
+  RunDir(workdir).record(config, None)  # config.json, as the trainer writes it
+  saver = RunDir(workdir).checkpointer(every_steps=1, keep=2)
   saver.maybe_save(3, state.replace(params=jax.tree.map(jnp.zeros_like, params)), {'i': 3})
   saver.maybe_save(7, state, {'i': 7}, extra={'early_stopping': {}})
   saver.wait()
@@ -137,12 +138,12 @@ def test_load_pretrained_lm_jax_workdir(tmp_path, tiny_config, data_dir):
   assert 'params' not in pretrained.__dict__
   assert shapes == jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), params)
   # The weights are read when first used, and from the step chosen at load time.
-  saver = checkpoints.Checkpointer(workdir, every_steps=1, keep=3)
+  saver = RunDir(workdir).checkpointer(every_steps=1, keep=3)
   saver.maybe_save(9, state.replace(params=jax.tree.map(jnp.zeros_like, params)), {'i': 9})
   saver.wait()
   saver.close()
   _assert_bit_equal(pretrained.params, jax.device_get(params))
-  assert finetune.latest_params(workdir)[1] == 9
+  assert RunDir(workdir).read_params()[1] == 9
   assert all(isinstance(x, np.ndarray) for x in jax.tree.leaves(pretrained.params))
   assert pretrained.model_config == config.model.to_dict()
   assert pretrained.data_config['dataset'] == 'stdlib_docs'
@@ -203,5 +204,5 @@ def test_load_pretrained_says_what_it_expects(tmp_path):
     finetune.load_pretrained(str(tmp_path))
   (tmp_path / 'config.json').write_text(json.dumps({'model': {'name': 't5'}}))
   (tmp_path / 'checkpoints').mkdir()
-  with pytest.raises(FileNotFoundError, match='no checkpoint step'):
+  with pytest.raises(FileNotFoundError, match='No checkpoint in .*train first'):
     finetune.load_pretrained(str(tmp_path))

@@ -12,7 +12,7 @@ from lm_jax import modes, partitioning
 from lm_jax.config.schema import load_config, override
 from lm_jax.data import packing, tasks
 from lm_jax.data.builders import wordnet_categories
-from lm_jax.train import finetune, loop
+from lm_jax.train import loop, run_dir
 from lm_jax.train.metrics_writer import read_metrics
 from lm_jax.train.trainer import Trainer
 
@@ -104,7 +104,7 @@ def test_resuming_a_finetuning_run_does_not_read_the_pretrained_weights(
   def refuse(*args, **kwargs):
     raise AssertionError('the pretrained weights were read by a resuming run')
 
-  monkeypatch.setattr(finetune, 'latest_params', refuse)
+  monkeypatch.setattr(run_dir.params, 'read_params', refuse)
   # Frozen runs label their parameters from the checkpoint's metadata (shapes) instead.
   loop.train_and_evaluate(_translation(data_dir, pretrained_t5, num_train_steps=20, **mode),
                           workdir)
@@ -183,8 +183,7 @@ def test_frozen_bert_feature_extraction_trains_only_the_head(data_dir, length_ta
 
   before, _ = Trainer(_config('bert_base.py:tiny', data_dir), pretrain,
                            training=False).latest_params()
-  after, step = Trainer(modes._as_trained(config, workdir), workdir,
-                                   training=False).latest_params()
+  after, step = Trainer(config, workdir, training=False).latest_params()
   assert step == 20
   backbone = {k: v for k, v in after.items() if k not in ('pooler', 'classifier')}
   assert set(backbone) == set(before) - {'mlm_head'}

@@ -8,7 +8,8 @@ import jax
 import numpy as np
 import pytest
 
-from lm_jax.train import checkpoints, loop
+from lm_jax.train import loop
+from lm_jax.train.run_dir import CheckpointError
 from lm_jax.train.metrics_writer import read_metrics
 from lm_jax.train.trainer import Trainer
 
@@ -73,7 +74,7 @@ def test_corrupt_checkpoint_is_an_error_not_a_fresh_start(tiny_config, tmp_path)
     if os.path.isfile(path):
       open(path, 'wb').close()
   tiny_config.num_train_steps = 4
-  with pytest.raises(checkpoints.CheckpointError, match='corrupt'):
+  with pytest.raises(CheckpointError, match='corrupt'):
     loop.train_and_evaluate(tiny_config, workdir)
 
 
@@ -81,7 +82,7 @@ def test_resuming_with_another_model_shape_is_refused(tiny_config, tmp_path):
   workdir = str(tmp_path / 'run')
   loop.train_and_evaluate(_short(tiny_config), workdir)
   tiny_config.model.d_ff = 256
-  with pytest.raises(checkpoints.CheckpointError, match='model'):
+  with pytest.raises(CheckpointError, match='model'):
     loop.train_and_evaluate(tiny_config, workdir)
 
 

@@ -1,36 +1,23 @@
-"""Orbax checkpoints of the train state, the data iterator position and the loop's own JSON state
-(e.g. early stopping) in `<workdir>/checkpoints`.
+"""The train-state checkpoints of a run, `<workdir>/checkpoints/<step>`: the train state, the
+data iterator position, the loop's own JSON state (e.g. early stopping) and an integrity manifest.
 
 Orbax writes each step to a temporary directory and renames it when complete, so a run killed
 mid-save keeps its previous checkpoint; the writer removes such leftovers when it opens. Each step
-carries an integrity manifest of its arrays (checkpoint_integrity.py), checked on restore, and a
-state with a NaN or Inf is never saved. Anything that cannot be restored raises `CheckpointError`:
-a run never silently starts over on top of a checkpoint it could not read, and falls back to an
-earlier step only when asked (config.restore_fallback), saying which step it skipped and why.
+carries an integrity manifest of its arrays (integrity.py), checked on restore, and a state with a
+NaN or Inf is never saved. Anything that cannot be restored raises `CheckpointError`: a run never
+silently starts over on top of a checkpoint it could not read, and falls back to an earlier step
+only when asked (config.restore_fallback), saying which step it skipped and why.
 """
-import json
 import os
 from typing import Any, NamedTuple
 
 import jax
-import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
-from lm_jax.train import checkpoint_integrity as integrity
-
-# Config sections that change the shape or meaning of saved arrays; resuming with other values
-# would either fail deep inside orbax or, worse, silently train a different experiment.
-_RESUME_CRITICAL = ('model', 'optimizer.name', 'data.objective', 'data.task', 'finetune.mode')
-
-
-class CheckpointError(RuntimeError):
-  pass
-
-
-class NonFiniteStateError(CheckpointError):
-  """A state holding NaN or Inf was to be saved; nothing was written."""
+from lm_jax.train.run_dir import integrity
+from lm_jax.train.run_dir.integrity import CheckpointError
 
 
 class Restored(NamedTuple):
@@ -38,32 +25,6 @@ class Restored(NamedTuple):
   data_state: dict
   step: int
   extra: dict  # the JSON `extra` saved with the step; {} for checkpoints saved without one
-
-
-def refuse_nonfinite(tree, step: int, directory: str) -> None:
-  """Raises NonFiniteStateError unless every floating array of `tree` is finite: a diverged
-  state written as the newest checkpoint would be what every resume starts from."""
-  path = integrity.first_nonfinite(tree)
-  if path is not None:
-    raise NonFiniteStateError(
-        f'Not saving step {step} to {directory}: {path} holds NaN or Inf, so the run has '
-        'diverged. The checkpoints already there are kept; resume from the latest with a lower '
-        'learning rate, stronger clipping or --config.nonfinite=skip.')
-
-
-def check_integrity(restored, saved_manifest: dict | None, where: str) -> None:
-  """Checks `restored` against the integrity manifest saved with it (raising
-  integrity.IntegrityError); a checkpoint written before manifests existed is read unchecked,
-  with a warning, as are arrays the manifest cannot check."""
-  if saved_manifest is None:
-    print(f'Warning: {where} has no integrity manifest (it was written before lm_jax saved '
-          'one); its arrays are restored unchecked.')
-    return
-  unchecked = integrity.verify(restored, saved_manifest)
-  if unchecked:
-    print(f'Warning: {len(unchecked)} arrays of {where} were not checked against its integrity '
-          f'manifest (missing from it, or restored as another dtype): {", ".join(unchecked[:4])}'
-          f'{", ..." if len(unchecked) > 4 else ""}')
 
 
 def _on_every_host(ok: bool, step: int) -> bool:
@@ -93,13 +54,6 @@ def _why(error: Exception) -> str:
           'incompatible model/optimizer.')
 
 
-def _lookup(config_dict, dotted):
-  value = config_dict
-  for part in dotted.split('.'):
-    value = value.get(part) if isinstance(value, dict) else None
-  return value
-
-
 class Checkpointer:
   """Saves every `every_steps` (and when forced), keeps the newest `keep`, restores the latest,
   or with `restore_fallback` the newest intact step.
@@ -108,9 +62,9 @@ class Checkpointer:
   directories alone, as they may be the saves in progress of a run still training there.
   """
 
-  def __init__(self, workdir: str, every_steps: int, keep: int, restore_fallback: bool = False,
+  def __init__(self, directory: str, every_steps: int, keep: int, restore_fallback: bool = False,
                writer: bool = True):
-    self.directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
+    self.directory = directory
     self.every_steps = every_steps
     self.restore_fallback = restore_fallback
     # Handlers named up front so that the items of a step on disk can be listed before restoring.
@@ -124,32 +78,9 @@ class Checkpointer:
                        'data': ocp.JsonCheckpointHandler(),
                        'extra': ocp.JsonCheckpointHandler(),
                        integrity.ITEM: integrity.ManifestHandler()})
-    self._config_path = os.path.join(workdir, 'config.json')
 
   def latest_step(self):
     return self._manager.latest_step()
-
-  def check_config(self, config: ml_collections.ConfigDict, write: bool = True) -> None:
-    """Refuses to resume a workdir whose checkpoints were written by an incompatible config;
-    records this run's config unless `write` is False (reading a checkpoint, not training: then
-    only the model must match, as eval and generate modes read the parameters alone)."""
-    current = json.loads(config.to_json_best_effort())
-    if os.path.exists(self._config_path) and self.latest_step() is not None:
-      with open(self._config_path) as f:
-        saved = json.load(f)
-      for key in _RESUME_CRITICAL if write else ('model',):
-        if _lookup(saved, key) != _lookup(current, key):
-          raise CheckpointError(
-              f'{self.directory} holds checkpoints of a run with config {key}='
-              f'{_lookup(saved, key)!r}, but this run has {key}={_lookup(current, key)!r}. '
-              f'Use another --workdir, or restore the original config to resume.')
-    if not write or jax.process_index() != 0:  # one copy in a multi-host run's shared workdir
-      return
-    os.makedirs(os.path.dirname(self._config_path), exist_ok=True)
-    # Write then rename: another host may be reading the previous copy.
-    with open(f'{self._config_path}.tmp', 'w') as f:
-      json.dump(current, f, indent=2)
-    os.replace(f'{self._config_path}.tmp', self._config_path)
 
   def maybe_save(self, step: int, state, data_state: dict, extra: dict | None = None,
                  force: bool = False) -> bool:
@@ -160,7 +91,7 @@ class Checkpointer:
       return False
     if step in self._manager.all_steps():
       return False
-    refuse_nonfinite(state, step, self.directory)
+    integrity.refuse_nonfinite(state, step, self.directory)
     # The manifest is hashed now, from the very arrays handed to orbax, and committed with them.
     items = {'state': ocp.args.StandardSave(state), 'data': ocp.args.JsonSave(data_state),
              integrity.ITEM: integrity.ManifestSave(integrity.manifest(state))}
@@ -218,7 +149,7 @@ class Checkpointer:
       if integrity.ITEM in saved:
         items[integrity.ITEM] = integrity.ManifestRestore()
       restored = self._manager.restore(step, args=ocp.args.Composite(**items))
-      check_integrity(restored['state'],
+      integrity.check_restored(restored['state'],
                       restored[integrity.ITEM] if integrity.ITEM in items else None,
                       f'checkpoint step {step} in {self.directory}')
     except Exception as e:  # orbax raises many types; all mean the same thing to the user.

@@ -1,46 +1,43 @@
 """Checkpointer round trips (with and without the loop's `extra` JSON), BestCheckpoint keeping
-only the best step, and the leftovers of interrupted saves. Integrity checks:
-test_checkpoint_integrity.py."""
+only the best step, refusing incompatible configs, and the leftovers of interrupted saves.
+Integrity checks: test_integrity.py."""
 import shutil
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 import pytest
+from train_states import assert_same as _assert_same, train_state
 
 from lm_jax.config.schema import default_config
-from lm_jax.train import checkpoints, finetune, optimizers
-from lm_jax.train.early_stopping import BestCheckpoint
+from lm_jax.train import optimizers
+from lm_jax.train.run_dir import CheckpointError, RunDir
+from lm_jax.train.run_dir.train_state import Restored
 from lm_jax.train.train_step import TrainState
 
 PARAMS = {'dense': {'kernel': jnp.arange(12.0).reshape(3, 4), 'bias': jnp.ones((4,))}}
 
 
 def _state(step, scale=1.0):
-  params = jax.tree.map(lambda x: x * scale, PARAMS)
-  return TrainState(step=jnp.array(step, jnp.int32), params=params,
-                    opt_state=optax.adam(1e-3).init(params),
-                    dropout_rng=jax.random.key_data(jax.random.key(step)))
+  return train_state(PARAMS, step, scale)
 
 
-def _assert_same(a, b):
-  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-    assert np.array_equal(np.asarray(x), np.asarray(y))
+def _checkpointer(path, **kwargs):
+  return RunDir(str(path)).checkpointer(**kwargs)
 
 
 @pytest.mark.parametrize('extra', [None, {'early_stopping': {'best_value': 0.5, 'best_step': 2}}])
 def test_round_trip(tmp_path, extra):
-  saver = checkpoints.Checkpointer(str(tmp_path), every_steps=2, keep=3)
+  saver = _checkpointer(tmp_path, every_steps=2, keep=3)
   assert saver.restore_latest(_state(0)) is None
   assert not saver.maybe_save(3, _state(3), {'index': 3}, extra=extra)  # not a multiple of 2
   assert saver.maybe_save(4, _state(4, 2.0), {'index': 4}, extra=extra)
   saver.wait()
   saver.close()
 
-  reader = checkpoints.Checkpointer(str(tmp_path), every_steps=2, keep=3)
+  reader = _checkpointer(tmp_path, every_steps=2, keep=3)
   restored = reader.restore_latest(_state(0))
-  assert isinstance(restored, checkpoints.Restored)
+  assert isinstance(restored, Restored)
   assert restored.step == 4 and restored.data_state == {'index': 4}
   assert restored.extra == (extra or {})
   _assert_same(restored.state, _state(4, 2.0))
@@ -50,18 +47,18 @@ def test_round_trip(tmp_path, extra):
 
 
 def test_incompatible_checkpoint_raises_checkpoint_error(tmp_path):
-  saver = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=1)
+  saver = _checkpointer(tmp_path, every_steps=1, keep=1)
   saver.maybe_save(1, _state(1), {'index': 1}, force=True)
   saver.wait()
   other = TrainState(step=jnp.array(0), params={'other': jnp.zeros((2,))},
                      opt_state=(), dropout_rng=jax.random.key_data(jax.random.key(0)))
-  with pytest.raises(checkpoints.CheckpointError, match='step 1'):
+  with pytest.raises(CheckpointError, match='step 1'):
     saver.restore_latest(other)
   saver.close()
 
 
 def test_best_checkpoint_keeps_only_the_best(tmp_path):
-  best = BestCheckpoint(str(tmp_path))
+  best = RunDir(str(tmp_path)).best()
   assert best.restore_params(PARAMS) is None
   for step, value in ((10, 0.3), (20, 0.5), (40, 0.7)):  # the loop saves on improvements only
     best.save(step, jax.tree.map(lambda x: x * step, PARAMS),
@@ -70,7 +67,7 @@ def test_best_checkpoint_keeps_only_the_best(tmp_path):
   assert sorted(p.name for p in (tmp_path / 'checkpoints_best').iterdir()) == ['40']
   best.close()
 
-  reader = BestCheckpoint(str(tmp_path))
+  reader = RunDir(str(tmp_path)).best()
   params, info = reader.restore_params(jax.tree.map(jnp.zeros_like, PARAMS))
   assert info == {'step': 40, 'metric': 'accuracy', 'value': 0.7}
   _assert_same(params, jax.tree.map(lambda x: x * 40, PARAMS))
@@ -95,7 +92,7 @@ def test_round_trip_with_a_partly_frozen_optimizer(tmp_path):
   updates, opt_state = optimizer.update(grads, opt_state, params)
   state = TrainState(step=jnp.array(1, jnp.int32), params=optax.apply_updates(params, updates),
                      opt_state=opt_state, dropout_rng=jax.random.key_data(jax.random.key(0)))
-  saver = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=1)
+  saver = _checkpointer(tmp_path, every_steps=1, keep=1)
   saver.maybe_save(1, state, {'index': 1})
   saver.wait()
   abstract = jax.eval_shape(lambda: TrainState(
@@ -107,46 +104,17 @@ def test_round_trip_with_a_partly_frozen_optimizer(tmp_path):
   saver.close()
 
 
-@pytest.mark.parametrize('key, value', [('finetune.mode', 'frozen'), ('data.task', 'python_faq')])
-def test_resuming_with_another_task_or_finetune_mode_is_refused(tmp_path, key, value):
-  config = default_config()
-  saver = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=1)
-  saver.check_config(config)
-  saver.maybe_save(1, _state(1), {'index': 1})
-  saver.wait()
-  section, leaf = key.split('.')
-  config[section][leaf] = value
-  with pytest.raises(checkpoints.CheckpointError, match=key):
-    saver.check_config(config)
-  saver.close()
-
-
-def test_reading_a_checkpoint_checks_only_the_model(tmp_path):
-  config = default_config()
-  config.finetune.mode = 'frozen'
-  saver = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=1)
-  saver.check_config(config)
-  saver.maybe_save(1, _state(1), {'index': 1})
-  saver.wait()
-  config.finetune.mode = 'full'
-  saver.check_config(config, write=False)  # eval mode reads the parameters alone
-  config.model.d_model = 7
-  with pytest.raises(checkpoints.CheckpointError, match='model'):
-    saver.check_config(config, write=False)
-  saver.close()
-
-
 # This orbax names a step's temporary directory `<step>.orbax-checkpoint-tmp`; older ones added
 # `-<timestamp>`. A save killed midway leaves it behind, possibly with every file in it.
 LEFTOVERS = ('80.orbax-checkpoint-tmp', '90.orbax-checkpoint-tmp-1712345678')
 
 
 def test_leftovers_of_interrupted_saves_are_never_steps_and_the_writer_removes_them(tmp_path):
-  saver = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=3)
+  saver = _checkpointer(tmp_path, every_steps=1, keep=3)
   saver.maybe_save(2, _state(2), {'index': 2})
   saver.wait()
   saver.close()
-  best = BestCheckpoint(str(tmp_path))
+  best = RunDir(str(tmp_path)).best()
   best.save(2, PARAMS, {'step': 2})
   best.wait()
   best.close()
@@ -158,16 +126,16 @@ def test_leftovers_of_interrupted_saves_are_never_steps_and_the_writer_removes_t
 
   # Readers (eval mode, init_from) ignore them, and leave them: a run training in the same
   # workdir may be writing into them.
-  reader = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=3, writer=False)
+  reader = _checkpointer(tmp_path, every_steps=1, keep=3, writer=False)
   assert reader.latest_step() == 2 and reader.restore_latest(_state(0)).step == 2
   reader.close()
-  assert finetune.latest_params(str(tmp_path))[1] == 2
-  best = BestCheckpoint(str(tmp_path))
+  assert RunDir(str(tmp_path)).read_params()[1] == 2
+  best = RunDir(str(tmp_path)).best()
   assert best.restore_params(PARAMS)[1]['step'] == 2
   assert all(path.exists() for path in leftovers)
 
   # The writer removes them when it opens (in the background; done before it first saves).
-  writer = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=3)
+  writer = _checkpointer(tmp_path, every_steps=1, keep=3)
   assert writer.latest_step() == 2
   writer.maybe_save(3, _state(3), {'index': 3})
   best.save(3, PARAMS, {'step': 3})

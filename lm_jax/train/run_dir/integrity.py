@@ -1,6 +1,7 @@
-"""Integrity manifests for checkpoints: a SHA-256 of every array's values, written with the step
-and checked against what a restore read back, so damaged data files are an error rather than a
-silently wrong (often NaN) run; and the finiteness check that keeps a diverged state unsaved.
+"""What makes a checkpoint trustworthy: integrity manifests (a SHA-256 of every array's values,
+written with the step and checked against what a restore read back, so damaged data files are an
+error rather than a silently wrong, often NaN, run), the finiteness check that keeps a diverged
+state unsaved, and `CheckpointError`, which anything that cannot be restored raises.
 
 Orbax checksums no array data: zarr (its default) has no checksum over data chunks, and zarr3's
 crc32c covers only a shard's index. Hence this manifest:
@@ -36,6 +37,15 @@ _FORMAT = 1
 
 class IntegrityError(ValueError):
   """Restored arrays differ from the hashes written when they were saved."""
+
+
+class CheckpointError(RuntimeError):
+  """A checkpoint could not be restored, or may not be used by this run; the message says what
+  to do."""
+
+
+class NonFiniteStateError(CheckpointError):
+  """A state holding NaN or Inf was to be saved; nothing was written."""
 
 
 def tree_path(key_path) -> str:
@@ -202,3 +212,29 @@ def first_nonfinite(tree) -> str | None:
   finite = _host_value(_finite([x for _, x in floating]))
   bad = np.flatnonzero(~finite)
   return tree_path(floating[bad[0]][0]) if bad.size else None
+
+
+def refuse_nonfinite(tree, step: int, directory: str) -> None:
+  """Raises NonFiniteStateError unless every floating array of `tree` is finite: a diverged
+  state written as the newest checkpoint would be what every resume starts from."""
+  path = first_nonfinite(tree)
+  if path is not None:
+    raise NonFiniteStateError(
+        f'Not saving step {step} to {directory}: {path} holds NaN or Inf, so the run has '
+        'diverged. The checkpoints already there are kept; resume from the latest with a lower '
+        'learning rate, stronger clipping or --config.nonfinite=skip.')
+
+
+def check_restored(restored, saved_manifest: dict | None, where: str) -> None:
+  """Checks `restored` against the integrity manifest saved with it (raising IntegrityError); a
+  checkpoint written before manifests existed is read unchecked, with a warning, as are arrays
+  the manifest cannot check."""
+  if saved_manifest is None:
+    print(f'Warning: {where} has no integrity manifest (it was written before lm_jax saved '
+          'one); its arrays are restored unchecked.')
+    return
+  unchecked = verify(restored, saved_manifest)
+  if unchecked:
+    print(f'Warning: {len(unchecked)} arrays of {where} were not checked against its integrity '
+          f'manifest (missing from it, or restored as another dtype): {", ".join(unchecked[:4])}'
+          f'{", ..." if len(unchecked) > 4 else ""}')

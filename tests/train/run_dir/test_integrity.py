@@ -11,16 +11,15 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import orbax.checkpoint as ocp
 import pytest
+from train_states import assert_same as _assert_same, train_state
 
-from lm_jax.train import checkpoint_integrity as integrity
-from lm_jax.train import checkpoints, finetune, loop
-from lm_jax.train.early_stopping import BestCheckpoint
-from lm_jax.train.train_step import TrainState
+from lm_jax.train import loop
+from lm_jax.train.run_dir import CheckpointError, NonFiniteStateError, RunDir, integrity
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__)))))
 # Large enough that the largest data file holds the kernel's values (and the flipped bytes land
 # in them, not in a header orbax would reject anyway).
 PARAMS = {'dense': {'kernel': jax.random.normal(jax.random.key(0), (64, 64)),
@@ -28,15 +27,11 @@ PARAMS = {'dense': {'kernel': jax.random.normal(jax.random.key(0), (64, 64)),
 
 
 def _state(step):
-  params = jax.tree.map(lambda x: x * step, PARAMS)
-  return TrainState(step=jnp.array(step, jnp.int32), params=params,
-                    opt_state=optax.adam(1e-3).init(params),
-                    dropout_rng=jax.random.key_data(jax.random.key(step)))
+  return train_state(PARAMS, step, scale=step)
 
 
-def _assert_same(a, b):
-  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+def _checkpointer(path, **kwargs):
+  return RunDir(str(path)).checkpointer(**kwargs)
 
 
 def _flip_bytes(item_dir) -> None:
@@ -52,7 +47,7 @@ def _flip_bytes(item_dir) -> None:
 
 
 def _save(workdir, steps):
-  saver = checkpoints.Checkpointer(str(workdir), every_steps=1, keep=3)
+  saver = _checkpointer(workdir, every_steps=1, keep=3)
   for step in steps:
     assert saver.maybe_save(step, _state(step), {'index': step})
   saver.wait()
@@ -70,8 +65,8 @@ def test_damaged_data_is_an_error_naming_the_step_and_the_earlier_one(tmp_path):
                             _state(2).params['dense']['kernel'])
   plain.close()
 
-  reader = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=3)
-  with pytest.raises(checkpoints.CheckpointError) as error:
+  reader = _checkpointer(tmp_path, every_steps=1, keep=3)
+  with pytest.raises(CheckpointError) as error:
     reader.restore_latest(_state(0))
   message = str(error.value)
   assert 'checkpoint step 2' in message and 'corrupt' in message
@@ -82,17 +77,17 @@ def test_damaged_data_is_an_error_naming_the_step_and_the_earlier_one(tmp_path):
   reader.close()
 
   # The params-only readers (eval mode, init_from) check the params against the same manifest.
-  with pytest.raises(checkpoints.CheckpointError, match=r'params/dense/kernel(.|\n)*Delete .*2 '
+  with pytest.raises(CheckpointError, match=r'params/dense/kernel(.|\n)*Delete .*2 '
                                                         r'to use step 1'):
-    finetune.latest_params(str(tmp_path))
-  _assert_same(finetune.latest_params(str(tmp_path), step=1)[0], _state(1).params)
+    RunDir(str(tmp_path)).read_params()
+  _assert_same(RunDir(str(tmp_path)).read_params(step=1)[0], _state(1).params)
 
 
 def test_fallback_restores_the_newest_intact_step_and_says_so(tmp_path, capsys):
   _save(tmp_path, (1, 2, 3))
   for step in (2, 3):
     _flip_bytes(tmp_path / 'checkpoints' / str(step) / 'state')
-  reader = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=3, restore_fallback=True)
+  reader = _checkpointer(tmp_path, every_steps=1, keep=3, restore_fallback=True)
   restored = reader.restore_latest(_state(0))
   assert restored.step == 1 and restored.data_state == {'index': 1}
   _assert_same(restored.state, _state(1))
@@ -112,8 +107,8 @@ def test_fallback_restores_the_newest_intact_step_and_says_so(tmp_path, capsys):
 def test_fallback_with_no_intact_step_is_an_error(tmp_path):
   _save(tmp_path, (1,))
   _flip_bytes(tmp_path / 'checkpoints' / '1' / 'state')
-  reader = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=3, restore_fallback=True)
-  with pytest.raises(checkpoints.CheckpointError, match='No checkpoint .* could be restored'):
+  reader = _checkpointer(tmp_path, every_steps=1, keep=3, restore_fallback=True)
+  with pytest.raises(CheckpointError, match='No checkpoint .* could be restored'):
     reader.restore_latest(_state(0))
   assert reader.latest_step() == 1  # nothing deleted when nothing could be restored
   reader.close()
@@ -127,7 +122,7 @@ def test_training_resumes_from_the_newest_intact_step_only_when_asked(tiny_confi
   loop.train_and_evaluate(tiny_config, workdir)
   _flip_bytes(f'{workdir}/checkpoints/4/state')
   tiny_config.num_train_steps = 6
-  with pytest.raises(checkpoints.CheckpointError,
+  with pytest.raises(CheckpointError,
                      match=r'step 4(.|\n)*Resume from step 2 with --config.restore_fallback=true'):
     loop.train_and_evaluate(tiny_config, workdir)
   capsys.readouterr()
@@ -135,8 +130,8 @@ def test_training_resumes_from_the_newest_intact_step_only_when_asked(tiny_confi
   loop.train_and_evaluate(tiny_config, workdir)
   printed = capsys.readouterr().out
   assert 'Skipping checkpoint step 4' in printed and 'at step 2.' in printed
-  assert finetune.latest_params(workdir)[1] == 6
-  finetune.latest_params(workdir, step=4)  # saved again by the resumed run, intact
+  assert RunDir(workdir).read_params()[1] == 6
+  RunDir(workdir).read_params(step=4)  # saved again by the resumed run, intact
 
 
 def test_checkpoint_without_a_manifest_still_restores_with_a_warning(tmp_path, capsys):
@@ -149,41 +144,41 @@ def test_checkpoint_without_a_manifest_still_restores_with_a_warning(tmp_path, c
                                       data=ocp.args.JsonSave({'index': 4})))
   old.wait_until_finished()
   old.close()
-  reader = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=3)
+  reader = _checkpointer(tmp_path, every_steps=1, keep=3)
   restored = reader.restore_latest(_state(0))
   assert restored.step == 4 and restored.extra == {}
   _assert_same(restored.state, _state(4))
   reader.close()
-  _assert_same(finetune.latest_params(str(tmp_path))[0], _state(4).params)
+  _assert_same(RunDir(str(tmp_path)).read_params()[0], _state(4).params)
   assert 'has no integrity manifest' in capsys.readouterr().out
 
 
 def test_best_checkpoint_is_checked_too(tmp_path, capsys):
-  best = BestCheckpoint(str(tmp_path))
+  best = RunDir(str(tmp_path)).best()
   best.save(5, PARAMS, {'step': 5, 'metric': 'accuracy', 'value': 0.5})
   best.wait()
   _assert_same(best.restore_params(PARAMS)[0], PARAMS)
   _flip_bytes(tmp_path / 'checkpoints_best' / '5' / 'params')
-  with pytest.raises(checkpoints.CheckpointError,
+  with pytest.raises(CheckpointError,
                      match=r'best checkpoint \(step 5\).*corrupt: array dense/kernel'):
     best.restore_params(PARAMS)
   best.close()
 
 
 def test_a_nonfinite_state_is_never_saved(tmp_path):
-  saver = checkpoints.Checkpointer(str(tmp_path), every_steps=1, keep=3)
+  saver = _checkpointer(tmp_path, every_steps=1, keep=3)
   state = _state(1)
   mu = state.opt_state[0].mu
   bad_mu = {'dense': {**mu['dense'], 'bias': mu['dense']['bias'].at[3].set(jnp.inf)}}
   bad = state.replace(opt_state=(state.opt_state[0]._replace(mu=bad_mu), *state.opt_state[1:]))
-  with pytest.raises(checkpoints.NonFiniteStateError,
+  with pytest.raises(NonFiniteStateError,
                      match=r'step 1 .*opt_state/0/mu/dense/bias holds NaN or Inf'):
     saver.maybe_save(1, bad, {'index': 1})
   saver.wait()
   assert saver.latest_step() is None and os.listdir(tmp_path / 'checkpoints') == []
-  best = BestCheckpoint(str(tmp_path))
+  best = RunDir(str(tmp_path)).best()
   nan_params = {'dense': {**PARAMS['dense'], 'kernel': PARAMS['dense']['kernel'] * jnp.nan}}
-  with pytest.raises(checkpoints.NonFiniteStateError, match='dense/kernel'):
+  with pytest.raises(NonFiniteStateError, match='dense/kernel'):
     best.save(1, nan_params, {'step': 1})
   best.wait()
   assert best.restore_params(PARAMS) is None
@@ -203,7 +198,7 @@ def test_first_nonfinite_ignores_integer_leaves_and_finds_bfloat16():
 _SHARDED = '''
 import jax, jax.numpy as jnp, numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-from lm_jax.train import checkpoint_integrity as integrity
+from lm_jax.train.run_dir import integrity
 integrity._held_whole = lambda x: not isinstance(x, jax.Array) or x.is_fully_replicated
 mesh = Mesh(np.array(jax.devices()).reshape(2, 2), ('a', 'b'))
 put = lambda x, *spec: jax.device_put(x, NamedSharding(mesh, P(*spec)))
@@ -244,7 +239,7 @@ jax.distributed.initialize(coordinator_address=sys.argv[1], num_processes=2,
 import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-from lm_jax.train import checkpoints
+from lm_jax.train.run_dir import CheckpointError, RunDir
 mesh = Mesh(np.array(jax.devices()), ('d',))
 layouts = {'replicated': NamedSharding(mesh, P()), 'split': NamedSharding(mesh, P('d'))}
 # Random bits do not compress, so orbax stores them verbatim: the damaged row below is found in
@@ -259,7 +254,7 @@ def state(step):
 abstract = {k: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=v.sharding)
             for k, v in state(0).items()}
 workdir = sys.argv[3]
-saver = checkpoints.Checkpointer(workdir, every_steps=1, keep=3)
+saver = RunDir(workdir).checkpointer(every_steps=1, keep=3)
 for step in (1, 2):
   saver.maybe_save(step, state(step), {'index': step})
 saver.wait()
@@ -280,7 +275,7 @@ if jax.process_index() == 1:  # damage what host 1 wrote: a row of its shards of
 multihost_utils.sync_global_devices('damaged')
 try:
   saver.restore_latest(abstract)
-except checkpoints.CheckpointError as e:
+except CheckpointError as e:
   print('error', str(e).splitlines()[0])
 saver.restore_fallback = True
 restored = saver.restore_latest(abstract)

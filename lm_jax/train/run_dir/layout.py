@@ -1,0 +1,216 @@
+"""`RunDir`: a run directory (`--workdir`), the one owner of its layout, its format version, the
+config and tokenizer it trained with, and the checkpoints in it.
+
+  lm_jax_run.json           {"format_version": N}: how to read everything below
+  config.json               the resolved config the run trained with (lm_jax/train/run_config.py)
+  tokenizer.model           a copy of the SentencePiece model its token ids belong to
+  checkpoints/<step>/       train state, data position, loop state, manifest (train_state.py)
+  checkpoints_best/<step>/  the best evaluation's params (best.py)
+  metrics.jsonl, samples.jsonl, data_fingerprint.json, eval_<split>.json, predictions_<split>.jsonl
+                            written by the loop and the modes (only metrics.jsonl is read back)
+
+Format versions. A change that older code could not read, or that would make this code misread
+an older run (adapter-only checkpoints, scanned layer stacks, sharded parameters), bumps
+FORMAT_VERSION and teaches this package to read every older version, so users' runs keep
+working; tests/train/run_dir opens a committed run directory of each version.
+  0  written before lm_jax_run.json existed: as 1, without the tokenizer copy (its tokenizer is
+     wherever its config.data says).
+  1  the layout above.
+"""
+import json
+import os
+import shutil
+
+import jax
+import ml_collections
+
+from lm_jax.data import pipeline
+from lm_jax.data import tokenizer as tokenizer_lib
+from lm_jax.train.run_dir import params as params_lib
+from lm_jax.train.run_dir.best import BestCheckpoint
+from lm_jax.train.run_dir.integrity import CheckpointError
+from lm_jax.train.run_dir.train_state import Checkpointer
+
+FORMAT_VERSION = 1
+FORMAT_FILE = 'lm_jax_run.json'
+CONFIG_FILE = 'config.json'
+TOKENIZER_FILE = 'tokenizer.model'
+
+# Config sections that change the shape or meaning of saved arrays; resuming with other values
+# would either fail deep inside orbax or, worse, silently train a different experiment.
+_RESUME_CRITICAL = ('model', 'optimizer.name', 'data.objective', 'data.task', 'finetune.mode')
+
+
+class RunFormatError(CheckpointError):
+  """The run directory was written in a format this code cannot read."""
+
+
+def _lookup(config_dict, dotted):
+  value = config_dict
+  for part in dotted.split('.'):
+    value = value.get(part) if isinstance(value, dict) else None
+  return value
+
+
+def _replace_file(path: str, write) -> None:
+  """Writes `path` through a temporary file and a rename: another host, or a run reading this one,
+  never sees half a file."""
+  tmp = f'{path}.tmp.{os.getpid()}'
+  write(tmp)
+  os.replace(tmp, path)
+
+
+def _write_json(path: str, value) -> None:
+  def write(tmp):
+    with open(tmp, 'w') as f:
+      json.dump(value, f, indent=2)
+  _replace_file(path, write)
+
+
+def _same_bytes(a: str, b: str) -> bool:
+  with open(a, 'rb') as f, open(b, 'rb') as g:
+    return f.read() == g.read()
+
+
+class RunDir:
+  """A run directory, new or existing. Opening one written in a newer format than
+  FORMAT_VERSION raises RunFormatError before anything else reads it."""
+
+  def __init__(self, path: str):
+    self.path = os.path.abspath(os.path.expanduser(path))
+    self.format_file = os.path.join(self.path, FORMAT_FILE)
+    self.config_file = os.path.join(self.path, CONFIG_FILE)
+    self.tokenizer_file = os.path.join(self.path, TOKENIZER_FILE)
+    self.checkpoints_dir = os.path.join(self.path, 'checkpoints')
+    self.best_dir = os.path.join(self.path, 'checkpoints_best')
+    self.format_version = self._read_format_version()
+
+  @staticmethod
+  def holds_run(path: str) -> bool:
+    """Whether `path` looks like an lm_jax run (its config.json has a `model` section and
+    checkpoints/ is beside it) rather than, say, a Hugging Face checkpoint directory."""
+    path = os.path.expanduser(path)
+    try:
+      with open(os.path.join(path, CONFIG_FILE)) as f:
+        saved = json.load(f)
+    except (OSError, ValueError):
+      return False
+    return (isinstance(saved, dict) and isinstance(saved.get('model'), dict)
+            and os.path.isdir(os.path.join(path, 'checkpoints')))
+
+  def _read_format_version(self) -> int | None:
+    """The directory's format version; None for a directory that holds no run yet."""
+    if not os.path.exists(self.format_file):
+      return 0 if os.path.exists(self.config_file) else None
+    try:
+      with open(self.format_file) as f:
+        version = json.load(f)['format_version']
+      if not isinstance(version, int):
+        raise TypeError(f'format_version is {version!r}, not an integer')
+    except (OSError, ValueError, KeyError, TypeError) as e:
+      raise RunFormatError(
+          f'{self.format_file} is unreadable ({type(e).__name__}: {e}), so it is unknown how '
+          f'to read the run in {self.path}. Restore the file, or use another --workdir.') from e
+    if version > FORMAT_VERSION:
+      raise RunFormatError(
+          f'{self.path} is a run directory of format {version}, written by a newer lm_jax; this '
+          f'one reads formats up to {FORMAT_VERSION}. Update lm_jax (git pull, then pip install '
+          '-r requirements.txt), or use another --workdir.')
+    return version
+
+  # The config and tokenizer the run trained with.
+
+  def saved_config(self) -> dict | None:
+    """config.json as a dict, or None before the run has written one."""
+    if not os.path.isfile(self.config_file):
+      return None
+    with open(self.config_file) as f:
+      return json.load(f)
+
+  def own_tokenizer(self) -> str | None:
+    """The run's copy of its SentencePiece model; None for a format-0 run, or before training."""
+    return self.tokenizer_file if os.path.isfile(self.tokenizer_file) else None
+
+  def tokenizer_path(self) -> str | None:
+    """The SentencePiece model the run's token ids belong to: its own copy, else (format 0) its
+    data.tokenizer_path or the tokenizer it trained and cached in its data dir (that file may be
+    gone, with the data dir)."""
+    if self.own_tokenizer():
+      return self.tokenizer_file
+    data = (self.saved_config() or {}).get('data')
+    if not data:
+      return None
+    if data.get('tokenizer_path'):
+      return data['tokenizer_path']
+    data = ml_collections.ConfigDict(data)
+    return tokenizer_lib.cached_path(data, pipeline.tokenizer_cache_name(data))
+
+  def check_compatible(self, config: ml_collections.ConfigDict, training: bool,
+                       tokenizer_path: str | None = None) -> None:
+    """Refuses a config that cannot use this run's checkpoints. Training resumes only with the
+    same `_RESUME_CRITICAL` sections and tokenizer; reading the parameters (eval, generate) needs
+    only the same model."""
+    saved = self.saved_config()
+    if saved is None or self.latest_step() is None:
+      return
+    current = json.loads(config.to_json_best_effort())
+    for key in _RESUME_CRITICAL if training else ('model',):
+      if _lookup(saved, key) != _lookup(current, key):
+        raise CheckpointError(
+            f'{self.checkpoints_dir} holds checkpoints of a run with config {key}='
+            f'{_lookup(saved, key)!r}, but this run has {key}={_lookup(current, key)!r}. '
+            f'Use another --workdir, or restore the original config to resume.')
+    if (training and tokenizer_path and self.own_tokenizer()
+        and not _same_bytes(tokenizer_path, self.tokenizer_file)):
+      raise CheckpointError(
+          f'{self.path} trained with the tokenizer {self.tokenizer_file}, but this run would '
+          f'use {tokenizer_path}, which differs: its token ids would mean other words. Resume '
+          f'with --config.data.tokenizer_path={self.tokenizer_file}, or use another --workdir.')
+
+  def record(self, config: ml_collections.ConfigDict, tokenizer_path: str | None) -> None:
+    """Writes the format version, the config a training run trains with and a copy of its
+    tokenizer. Process 0 alone: a multi-host run shares one workdir."""
+    if jax.process_index() != 0:
+      return
+    os.makedirs(self.path, exist_ok=True)
+    _write_json(self.format_file, {'format_version': FORMAT_VERSION})
+    _write_json(self.config_file, json.loads(config.to_json_best_effort()))
+    if tokenizer_path and os.path.abspath(tokenizer_path) != self.tokenizer_file:
+      _replace_file(self.tokenizer_file, lambda tmp: shutil.copyfile(tokenizer_path, tmp))
+    self.format_version = FORMAT_VERSION
+
+  # Checkpoints.
+
+  def checkpointer(self, every_steps: int, keep: int, restore_fallback: bool = False,
+                   writer: bool = True) -> Checkpointer:
+    """The train-state checkpoints, to save and resume (`writer=False` to only read them)."""
+    return Checkpointer(self.checkpoints_dir, every_steps, keep,
+                        restore_fallback=restore_fallback, writer=writer)
+
+  def best(self) -> BestCheckpoint:
+    """The best evaluation's parameters, to save or read."""
+    return BestCheckpoint(self.best_dir)
+
+  def latest_step(self) -> int | None:
+    """The newest complete train-state checkpoint, or None."""
+    if not os.path.isdir(self.checkpoints_dir):
+      return None
+    return params_lib.latest_step(self.checkpoints_dir)
+
+  def require_latest_step(self) -> int:
+    step = self.latest_step()
+    if step is None:
+      raise FileNotFoundError(
+          f'No checkpoint in {self.checkpoints_dir}: train first (the same command without '
+          '--config.mode), or point --workdir (or config.init_from) at a trained run.')
+    return step
+
+  def read_params(self, step: int | None = None) -> tuple[dict, int]:
+    """(params as numpy arrays, step) of train-state checkpoint `step` (default: the latest),
+    without the optimizer state, checked against its integrity manifest."""
+    step = self.require_latest_step() if step is None else step
+    return params_lib.read_params(self.checkpoints_dir, step), step
+
+  def param_shapes(self, step: int) -> dict:
+    """The params of checkpoint `step` as jax.ShapeDtypeStructs, without reading a weight."""
+    return params_lib.param_shapes(self.checkpoints_dir, step)
