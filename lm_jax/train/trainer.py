@@ -60,7 +60,7 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
     self.checkpointer = self.run.checkpointer(
         config.checkpoint_every_steps, config.keep_checkpoints,
         restore_fallback=config.restore_fallback, writer=training)
-    self.run.check_compatible(config, training, self.tokenizer.path)
+    self.run.check_compatible(config, self.checkpointer, training, self.tokenizer.path)
     if training:
       self.run.record(config, self.tokenizer.path)
       # The data is prepared by now; a result can be traced to what it saw.

@@ -145,13 +145,17 @@ class RunDir:
     data = ml_collections.ConfigDict(data)
     return tokenizer_lib.cached_path(data, pipeline.tokenizer_cache_name(data))
 
-  def check_compatible(self, config: ml_collections.ConfigDict, training: bool,
-                       tokenizer_path: str | None = None) -> None:
-    """Refuses a config that cannot use this run's checkpoints. Training resumes only with the
-    same `_RESUME_CRITICAL` sections and tokenizer; reading the parameters (eval, generate) needs
-    only the same model."""
+  def check_compatible(self, config: ml_collections.ConfigDict, checkpointer: Checkpointer,
+                       training: bool, tokenizer_path: str | None = None) -> None:
+    """Refuses a config that cannot use the checkpoints `checkpointer` holds. Training resumes
+    only with the same `_RESUME_CRITICAL` sections and tokenizer; reading the parameters (eval,
+    generate) needs only the same model.
+
+    The open checkpointer says whether there are checkpoints: every host of a multi-host run saw
+    the same steps when it opened, and opening another orbax manager here would add a barrier
+    that only the hosts that reach it would join."""
     saved = self.saved_config()
-    if saved is None or self.latest_step() is None:
+    if saved is None or checkpointer.latest_step() is None:
       return
     current = json.loads(config.to_json_best_effort())
     for key in _RESUME_CRITICAL if training else ('model',):
@@ -200,16 +204,13 @@ class RunDir:
   def require_latest_step(self) -> int:
     step = self.latest_step()
     if step is None:
-      raise FileNotFoundError(
-          f'No checkpoint in {self.checkpoints_dir}: train first (the same command without '
-          '--config.mode), or point --workdir (or config.init_from) at a trained run.')
+      raise FileNotFoundError(params_lib.no_checkpoint_message(self.checkpoints_dir))
     return step
 
   def read_params(self, step: int | None = None) -> tuple[dict, int]:
     """(params as numpy arrays, step) of train-state checkpoint `step` (default: the latest),
     without the optimizer state, checked against its integrity manifest."""
-    step = self.require_latest_step() if step is None else step
-    return params_lib.read_params(self.checkpoints_dir, step), step
+    return params_lib.read_params(self.checkpoints_dir, step)
 
   def param_shapes(self, step: int) -> dict:
     """The params of checkpoint `step` as jax.ShapeDtypeStructs, without reading a weight."""

@@ -45,11 +45,21 @@ def param_shapes(directory: str, step: int) -> dict:
     manager.close()
 
 
-def read_params(directory: str, step: int) -> dict:
-  """The params of checkpoint `step` as numpy arrays, checked against the step's integrity
-  manifest; the optimizer state is never read."""
+def no_checkpoint_message(directory: str) -> str:
+  return (f'No checkpoint in {directory}: train first (the same command without --config.mode), '
+          'or point --workdir (or config.init_from) at a trained run.')
+
+
+def read_params(directory: str, step: int | None = None) -> tuple[dict, int]:
+  """(params, step) of checkpoint `step` (default: the latest) as numpy arrays, checked against
+  the step's integrity manifest; the optimizer state is never read. One manager is opened, as
+  every host of a multi-host run opens it."""
   manager = read_only_manager(directory)
   try:
+    step = manager.latest_step() if step is None else step
+    if step is None:
+      raise FileNotFoundError(no_checkpoint_message(directory))
+    step = int(step)
     where = f'checkpoint step {step} in {directory}'
     earlier = [s for s in manager.all_steps() if s < step]
     # Deleting a damaged latest step makes the one before it the latest.
@@ -77,4 +87,4 @@ def read_params(directory: str, step: int) -> dict:
                              restored[integrity.ITEM] if integrity.ITEM in items else None, where)
   except integrity.IntegrityError as e:
     raise CheckpointError(f'The params of {where} are corrupt: {e}. {what_to_do}') from e
-  return restored['state']['params']
+  return restored['state']['params'], step

@@ -25,6 +25,15 @@ def _trained(path, config, tokenizer=None) -> RunDir:
   return run
 
 
+def _check(run: RunDir, config, training: bool, tokenizer=None) -> None:
+  """check_compatible as the trainer calls it, with the run's checkpointer open."""
+  checkpointer = run.checkpointer(every_steps=1, keep=1, writer=False)
+  try:
+    run.check_compatible(config, checkpointer, training, tokenizer)
+  finally:
+    checkpointer.close()
+
+
 def _tokenizer(path, content: bytes) -> str:
   path.write_bytes(content)
   return str(path)
@@ -87,11 +96,11 @@ def test_a_hugging_face_directory_or_an_empty_one_holds_no_run(tmp_path):
 def test_resuming_with_another_task_or_finetune_mode_is_refused(tmp_path, key, value):
   config = default_config()
   run = _trained(tmp_path, config)
-  run.check_compatible(config, training=True)
+  _check(run, config, training=True)
   section, leaf = key.split('.')
   config[section][leaf] = value
   with pytest.raises(CheckpointError, match=key):
-    run.check_compatible(config, training=True)
+    _check(run, config, training=True)
 
 
 def test_reading_a_checkpoint_checks_only_the_model(tmp_path):
@@ -99,17 +108,17 @@ def test_reading_a_checkpoint_checks_only_the_model(tmp_path):
   config.finetune.mode = 'frozen'
   run = _trained(tmp_path, config)
   config.finetune.mode = 'full'
-  run.check_compatible(config, training=False)  # eval mode reads the parameters alone
+  _check(run, config, training=False)  # eval mode reads the parameters alone
   config.model.d_model = 7
   with pytest.raises(CheckpointError, match='model'):
-    run.check_compatible(config, training=False)
+    _check(run, config, training=False)
 
 
 def test_resuming_with_another_tokenizer_is_refused(tmp_path):
   config = default_config()
   run = _trained(tmp_path / 'run', config, _tokenizer(tmp_path / 'a.model', b'one vocabulary'))
-  run.check_compatible(config, True, _tokenizer(tmp_path / 'same.model', b'one vocabulary'))
+  _check(run, config, True, _tokenizer(tmp_path / 'same.model', b'one vocabulary'))
   other = _tokenizer(tmp_path / 'b.model', b'another vocabulary')
   with pytest.raises(CheckpointError, match=f'differs(.|\n)*tokenizer_path={run.tokenizer_file}'):
-    run.check_compatible(config, True, other)
-  run.check_compatible(config, False, other)  # eval mode uses the run's own copy
+    _check(run, config, True, other)
+  _check(run, config, False, other)  # eval mode uses the run's own copy
