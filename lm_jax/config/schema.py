@@ -166,6 +166,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   require(d.mlm_mask_fraction + d.mlm_random_fraction <= 1, 'data.mlm_random_fraction',
           'mlm_mask_fraction + mlm_random_fraction must be <= 1 (the rest of the selected '
           'tokens are kept)')
+  if not d.task:  # the objective owns its length rule (e.g. span corruption's targets length)
+    objectives.get(d.objective).check_lengths(d)
 
   require(config.mode in RUN_MODES, 'mode', f'must be one of {RUN_MODES}')
   require(config.nonfinite in NONFINITE_ACTIONS, 'nonfinite',

@@ -52,6 +52,13 @@ class BatchIterator:
     """Every key of the batch with its (shape, dtype)."""
     raise NotImplementedError
 
+  @classmethod
+  def check_lengths(cls, data_config) -> int:
+    """The row length this objective makes from `data_config`, or a ValueError naming the key
+    to change. The one home of the objective's length rule: config validation calls it at
+    start-up (before any data or tokenizer work), the iterator when built."""
+    raise NotImplementedError
+
   def _next_example(self) -> dict[str, np.ndarray] | None:
     raise NotImplementedError
 

@@ -59,6 +59,7 @@ def test_unknown_keys_are_rejected_by_name(section, key):
     ('optimizer.name', 'sgd', 'optimizer.name', 'one of'),
     ('optimizer.warmup_steps', 0, 'optimizer.warmup_steps', 'warmup_steps > 0'),  # with rsqrt
     ('data.noise_density', 1.5, 'data.noise_density', r'\(0, 1\)'),
+    ('data.inputs_length', 0, 'data.inputs_length', 'must be positive'),
     ('generate.no_repeat_ngram_size', -1, 'generate.no_repeat_ngram_size', 'integer >= 0'),
 ])
 def test_inconsistent_values_are_rejected_by_name(key, value, named, message):
@@ -68,6 +69,22 @@ def test_inconsistent_values_are_rejected_by_name(key, value, named, message):
   with pytest.raises(ValueError, match=message) as error:
     schema.validate_config(config)
   assert f"'{named}'" in str(error.value)
+
+
+@pytest.mark.parametrize('objective, changes, message', [
+    ('span_corruption', {'inputs_length': 128, 'targets_length': 20}, 'targets_length=29'),
+    ('span_corruption', {'num_extra_ids': 5}, '568 tokens .*needs 28 sentinels .*num_extra_ids=5'),
+    ('prefix_lm', {'targets_length': 2}, 'targets_length to at least 3'),
+])
+def test_an_objectives_length_rule_is_checked_at_start_up(objective, changes, message):
+  # Before a tokenizer is trained or a row is read: the objective's own rule, run by the schema.
+  config = schema.default_config()
+  config.data.objective = objective
+  config.data.update(changes)
+  with pytest.raises(ValueError, match=message):
+    schema.validate_config(config)
+  config.data.task = 'python_faq'  # a task's rows follow the task, not the objective
+  schema.validate_config(config)
 
 
 def test_float_for_an_integer_key_is_refused_by_the_config_itself():

@@ -29,11 +29,15 @@ class CausalLMIterator(batch_iterator.BatchIterator):
 
   def __init__(self, source: Sequence[str], tokenizer, data_config, batch_size: int, seed: int,
                shuffle: bool = True, repeat: bool = True):
-    self.length = batch_iterator.positive_length(data_config, 'targets_length', 'causal_lm')
+    self.length = self.check_lengths(data_config)
     if not isinstance(data_config.pack, bool):
       raise ValueError(f'config.data.pack must be True or False, got {data_config.pack!r}.')
     self.pack = data_config.pack
     super().__init__(source, tokenizer, data_config, batch_size, seed, shuffle, repeat)
+
+  @classmethod
+  def check_lengths(cls, data_config) -> int:
+    return batch_iterator.positive_length(data_config, 'targets_length', 'causal_lm')
 
   @classmethod
   def batch_shapes(cls, data_config, batch_size: int) -> batch_iterator.BatchShapes:

@@ -62,7 +62,7 @@ class MLMIterator(batch_iterator.BatchIterator):
 
   def __init__(self, source: Sequence[str], tokenizer, data_config, batch_size: int, seed: int,
                shuffle: bool = True, repeat: bool = True):
-    self.length = batch_iterator.positive_length(data_config, 'inputs_length', 'mlm')
+    self.length = self.check_lengths(data_config)
     self.probability = float(data_config.mlm_probability)
     self.mask_fraction = float(data_config.mlm_mask_fraction)
     self.random_fraction = float(data_config.mlm_random_fraction)
@@ -88,6 +88,10 @@ class MLMIterator(batch_iterator.BatchIterator):
       raise ValueError(f'The tokenizer has no regular ids to draw random replacements from '
                        f'(sp_vocab_size={tokenizer.sp_vocab_size}).')
     super().__init__(source, tokenizer, data_config, batch_size, seed, shuffle, repeat)
+
+  @classmethod
+  def check_lengths(cls, data_config) -> int:
+    return batch_iterator.positive_length(data_config, 'inputs_length', 'mlm')
 
   @classmethod
   def batch_shapes(cls, data_config, batch_size: int) -> batch_iterator.BatchShapes:

@@ -57,10 +57,13 @@ class PrefixLMIterator(batch_iterator.BatchIterator):
 
   def __init__(self, source: Sequence[str], tokenizer, data_config, batch_size: int, seed: int,
                shuffle: bool = True, repeat: bool = True):
-    # A prefix token, a target token and the final EOS.
-    self.length = batch_iterator.positive_length(data_config, 'targets_length', 'prefix_lm',
-                                                 minimum=3)
+    self.length = self.check_lengths(data_config)
     super().__init__(source, tokenizer, data_config, batch_size, seed, shuffle, repeat)
+
+  @classmethod
+  def check_lengths(cls, data_config) -> int:
+    # A prefix token, a target token and the final EOS.
+    return batch_iterator.positive_length(data_config, 'targets_length', 'prefix_lm', minimum=3)
 
   @classmethod
   def batch_shapes(cls, data_config, batch_size: int) -> batch_iterator.BatchShapes:

@@ -45,6 +45,35 @@ def num_noise_spans(length: int, noise_density: float, mean_noise_span_length: f
   return min(spans, num_noise_tokens, length - num_noise_tokens)
 
 
+def raw_tokens_length(data_config, num_extra_ids: int) -> int:
+  """The raw tokens per chunk for `data_config`'s lengths, or a ValueError naming the key to
+  change: the targets must hold what corrupting `inputs_length` makes, and the tokenizer must
+  have a sentinel per noise span."""
+  inputs_length, targets_length = int(data_config.inputs_length), int(data_config.targets_length)
+  density, mean_span = float(data_config.noise_density), float(data_config.mean_noise_span_length)
+  # The schema checks these ranges too; the arithmetic below would not end outside them.
+  if inputs_length <= 0 or targets_length <= 0:
+    raise ValueError('config.data.inputs_length and config.data.targets_length must be positive, '
+                     f'got {inputs_length} and {targets_length}.')
+  if not 0.0 < density < 1.0:
+    raise ValueError(f'config.data.noise_density must be in (0, 1), got {density}.')
+  if mean_span < 1.0:
+    raise ValueError(f'config.data.mean_noise_span_length must be >= 1, got {mean_span}.')
+  raw_tokens_length, needed_targets = span_corruption_lengths(inputs_length, density, mean_span)
+  if targets_length < needed_targets:
+    raise ValueError(
+        f'config.data.targets_length={targets_length} is too short: span corruption of '
+        f'inputs_length={inputs_length} at noise_density={density} makes targets of '
+        f'{needed_targets} tokens (with EOS); set --config.data.targets_length={needed_targets}.')
+  sentinels = num_noise_spans(raw_tokens_length, density, mean_span)
+  if sentinels > num_extra_ids:
+    raise ValueError(
+        f'A chunk of {raw_tokens_length} tokens (config.data.inputs_length={inputs_length}) '
+        f'needs {sentinels} sentinels but the tokenizer has config.data.num_extra_ids='
+        f'{num_extra_ids}.')
+  return raw_tokens_length
+
+
 def _random_segmentation(num_items: int, num_segments: int, rng: np.random.Generator) -> np.ndarray:
   """Lengths of a uniformly random partition of `num_items` into non-empty segments."""
   first_in_segment = np.zeros(num_items, np.int64)
@@ -135,31 +164,12 @@ class SpanCorruptionIterator(batch_iterator.BatchIterator):
     self.targets_length = int(data_config.targets_length)
     self.noise_density = float(data_config.noise_density)
     self.mean_noise_span_length = float(data_config.mean_noise_span_length)
-    if self.inputs_length <= 0 or self.targets_length <= 0:
-      raise ValueError(
-          'config.data.inputs_length and config.data.targets_length must be positive, got '
-          f'{self.inputs_length} and {self.targets_length}.')
-    if not 0.0 < self.noise_density < 1.0:
-      raise ValueError(f'config.data.noise_density must be in (0, 1), got {self.noise_density}.')
-    if self.mean_noise_span_length < 1.0:
-      raise ValueError('config.data.mean_noise_span_length must be >= 1, got '
-                       f'{self.mean_noise_span_length}.')
-    self.raw_tokens_length, needed_targets = span_corruption_lengths(
-        self.inputs_length, self.noise_density, self.mean_noise_span_length)
-    if self.targets_length < needed_targets:
-      raise ValueError(
-          f'config.data.targets_length={self.targets_length} is too short: span corruption of '
-          f'inputs_length={self.inputs_length} at noise_density={self.noise_density} makes '
-          f'targets of {needed_targets} tokens (with EOS); set --config.data.targets_length='
-          f'{needed_targets}.')
-    sentinels = num_noise_spans(
-        self.raw_tokens_length, self.noise_density, self.mean_noise_span_length)
-    if sentinels > tokenizer.num_extra_ids:
-      raise ValueError(
-          f'A chunk of {self.raw_tokens_length} tokens (config.data.inputs_length='
-          f'{self.inputs_length}) needs {sentinels} sentinels but the tokenizer has '
-          f'config.data.num_extra_ids={tokenizer.num_extra_ids}.')
+    self.raw_tokens_length = raw_tokens_length(data_config, tokenizer.num_extra_ids)
     super().__init__(source, tokenizer, data_config, batch_size, seed, shuffle, repeat)
+
+  @classmethod
+  def check_lengths(cls, data_config) -> int:
+    return raw_tokens_length(data_config, int(data_config.num_extra_ids))
 
   @classmethod
   def batch_shapes(cls, data_config, batch_size: int) -> batch_iterator.BatchShapes:
