@@ -28,7 +28,8 @@ def get_config(variant=None):
       name='gpt', vocab_size=50257, d_model=768, num_heads=12, head_dim=64, d_ff=3072,
       num_layers=12, max_length=1024, activation='gelu_tanh', norm_position='pre',
       layer_norm_epsilon=1e-5, dropout_rate=0.1, attention_dropout_rate=0.1, init_std=0.02,
-      position_embedding='learned', tie_embeddings=True, dtype='float32')
+      position_embedding='learned', tie_embeddings=True, dtype='float32',
+      attention_impl='exact')  # 'fused': cuDNN flash attention on GPU (README, GPU / TPU)
   # Documents end to end in 1024-token rows (GPT-2 §2.3: context 1024), attention kept within
   # each document by the segment ids.
   c.data.objective = 'causal_lm'

@@ -21,9 +21,12 @@ import json
 import os
 import shutil
 
+import dataclasses
+
 import jax
 import ml_collections
 
+from lm_jax import models
 from lm_jax.data import pipeline
 from lm_jax.data import tokenizer as tokenizer_lib
 from lm_jax.train.run_dir import params as params_lib
@@ -47,9 +50,24 @@ class RunFormatError(CheckpointError):
 
 def _lookup(config_dict, dotted):
   value = config_dict
+  if dotted == 'model':
+    return _model_fields(config_dict.get('model'))
   for part in dotted.split('.'):
     value = value.get(part) if isinstance(value, dict) else None
   return value
+
+
+def _model_fields(model: dict | None):
+  """Every field of the model's config dataclass, defaults included: a config that names a
+  default explicitly (as configs/ gained `attention_impl`) builds the same model as one that
+  leaves it out. The dict as it is when it builds no model."""
+  if not isinstance(model, dict):
+    return model
+  try:
+    return {'name': model.get('name'),
+            **dataclasses.asdict(models.build_model(ml_collections.ConfigDict(model)).config)}
+  except Exception:  # an unknown name or key: compare what was written
+    return model
 
 
 def _replace_file(path: str, write) -> None:
@@ -159,11 +177,16 @@ class RunDir:
       return
     current = json.loads(config.to_json_best_effort())
     for key in _RESUME_CRITICAL if training else ('model',):
-      if _lookup(saved, key) != _lookup(current, key):
+      before, now = _lookup(saved, key), _lookup(current, key)
+      if before != now:
+        if isinstance(before, dict) and isinstance(now, dict):  # name the fields that differ
+          fields = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
+          before = {k: before.get(k) for k in fields}
+          now = {k: now.get(k) for k in fields}
         raise CheckpointError(
-            f'{self.checkpoints_dir} holds checkpoints of a run with config {key}='
-            f'{_lookup(saved, key)!r}, but this run has {key}={_lookup(current, key)!r}. '
-            f'Use another --workdir, or restore the original config to resume.')
+            f'{self.checkpoints_dir} holds checkpoints of a run with config {key}={before!r}, '
+            f'but this run has {key}={now!r}. Use another --workdir, or restore the original '
+            'config to resume.')
     if (training and tokenizer_path and self.own_tokenizer()
         and not _same_bytes(tokenizer_path, self.tokenizer_file)):
       raise CheckpointError(

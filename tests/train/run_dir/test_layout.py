@@ -8,9 +8,11 @@ import jax.numpy as jnp
 import pytest
 from train_states import train_state
 
-from lm_jax.config.schema import default_config
+from lm_jax.config.schema import default_config, load_config
 from lm_jax.train.run_dir import FORMAT_VERSION, CheckpointError, RunDir, RunFormatError
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__)))))
 PARAMS = {'dense': {'kernel': jnp.ones((2, 3))}}
 
 
@@ -122,3 +124,17 @@ def test_resuming_with_another_tokenizer_is_refused(tmp_path):
   with pytest.raises(CheckpointError, match=f'differs(.|\n)*tokenizer_path={run.tokenizer_file}'):
     _check(run, config, True, other)
   _check(run, config, False, other)  # eval mode uses the run's own copy
+
+
+def test_a_model_default_named_explicitly_is_the_same_model(tmp_path):
+  config = load_config(os.path.join(ROOT, 'configs', 'gpt2_small.py:tiny'))
+  run = _trained(tmp_path, config)
+  saved = run.saved_config()
+  del saved['model']['attention_impl']  # as configs/ wrote it before naming the default
+  with open(run.config_file, 'w') as f:
+    json.dump(saved, f)
+  _check(run, config, training=True)
+  config.model.d_model = 32
+  with pytest.raises(CheckpointError, match=r"model=\{'d_model': 64\}, but this run has "
+                                            r"model=\{'d_model': 32\}"):
+    _check(run, config, training=True)
