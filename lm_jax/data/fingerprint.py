@@ -4,7 +4,6 @@ Python version. The offline datasets are built from what a machine holds (its Py
 locales), so two runs' numbers compare only when their fingerprints match."""
 
 import hashlib
-import json
 import os
 import platform
 
@@ -14,6 +13,7 @@ import jax
 import tensorflow_datasets as tfds
 from tensorflow_datasets.proto import tf_example_pb2
 
+from lm_jax import atomic_files
 from lm_jax.data import pipeline
 from lm_jax.data import sources
 from lm_jax.data import tasks
@@ -123,8 +123,5 @@ def write_fingerprint(workdir: str, data_config) -> str:
   if jax.process_index() == 0:
     record = fingerprint(data_config)
     os.makedirs(workdir, exist_ok=True)
-    with open(f'{path}.tmp', 'w') as f:
-      json.dump(record, f, indent=2, sort_keys=True)
-      f.write('\n')
-    os.replace(f'{path}.tmp', path)
+    atomic_files.write_json(path, record, sort_keys=True)
   return path

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import sentencepiece as spm
 
+from lm_jax import atomic_files
 from lm_jax.data import sources
 
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
@@ -161,9 +162,5 @@ def get_tokenizer(data_config, train_texts: Callable[[], Iterable[str]],
   if not os.path.isfile(path):
     proto = train(train_texts(), data_config.tokenizer_vocab_size)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    # Write then rename, so a concurrent or interrupted run never sees half a file.
-    tmp = f'{path}.tmp.{os.getpid()}'
-    with open(tmp, 'wb') as f:
-      f.write(proto)
-    os.replace(tmp, path)
+    atomic_files.write_bytes(path, proto)  # a concurrent or interrupted run sees all or nothing
   return load(path, data_config.num_extra_ids)

@@ -7,7 +7,7 @@ import jax
 import ml_collections
 from tqdm import tqdm
 
-from lm_jax import partitioning
+from lm_jax import atomic_files, partitioning
 from lm_jax.train import (early_stopping, fault_injection, metrics_writer, nonfinite,
                           train_step as steps)
 from lm_jax.train.trainer import Trainer, add_sums
@@ -16,13 +16,12 @@ __all__ = ['train_and_evaluate']
 
 
 def _write_samples(workdir: str, samples: list[dict]) -> None:
-  path = os.path.join(workdir, 'samples.jsonl')
-  with open(f'{path}.tmp', 'w') as f:  # write then rename: a kill never leaves half a file
-    for s in samples:
-      f.write(json.dumps(s) + '\n')
-      print(f'\ninput:      {s["input"]!r}\ntarget:     {s["target"]!r}\n'
-            f'prediction: {s["prediction"]!r}')
-  os.replace(f'{path}.tmp', path)
+  for s in samples:
+    print(f'\ninput:      {s["input"]!r}\ntarget:     {s["target"]!r}\n'
+          f'prediction: {s["prediction"]!r}')
+  # Whole or not at all: a kill never leaves half a file.
+  atomic_files.write_text(os.path.join(workdir, 'samples.jsonl'),
+                          ''.join(json.dumps(s) + '\n' for s in samples))
 
 
 def _stop_if_nonfinite(tracker: nonfinite.Tracker, step: int, trainer: Trainer) -> None:

@@ -11,6 +11,8 @@ import os
 import jax
 from tensorboardX import SummaryWriter
 
+from lm_jax import atomic_files
+
 FILENAME = 'metrics.jsonl'
 
 
@@ -34,11 +36,7 @@ def truncate_after(workdir: str, step: int) -> None:
   path = os.path.join(workdir, FILENAME)
   if not os.path.exists(path):
     return
-  with open(f'{path}.tmp', 'w') as f:
-    f.writelines(_rows_up_to(path, step))
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(f'{path}.tmp', path)
+  atomic_files.write_text(path, ''.join(_rows_up_to(path, step)))
 
 
 class MetricsWriter:

@@ -26,7 +26,7 @@ import dataclasses
 import jax
 import ml_collections
 
-from lm_jax import models
+from lm_jax import atomic_files, models
 from lm_jax.data import pipeline
 from lm_jax.data import tokenizer as tokenizer_lib
 from lm_jax.train.run_dir import params as params_lib
@@ -68,21 +68,6 @@ def _model_fields(model: dict | None):
             **dataclasses.asdict(models.build_model(ml_collections.ConfigDict(model)).config)}
   except Exception:  # an unknown name or key: compare what was written
     return model
-
-
-def _replace_file(path: str, write) -> None:
-  """Writes `path` through a temporary file and a rename: another host, or a run reading this one,
-  never sees half a file."""
-  tmp = f'{path}.tmp.{os.getpid()}'
-  write(tmp)
-  os.replace(tmp, path)
-
-
-def _write_json(path: str, value) -> None:
-  def write(tmp):
-    with open(tmp, 'w') as f:
-      json.dump(value, f, indent=2)
-  _replace_file(path, write)
 
 
 def _same_bytes(a: str, b: str) -> bool:
@@ -200,10 +185,10 @@ class RunDir:
     if jax.process_index() != 0:
       return
     os.makedirs(self.path, exist_ok=True)
-    _write_json(self.format_file, {'format_version': FORMAT_VERSION})
-    _write_json(self.config_file, json.loads(config.to_json_best_effort()))
+    atomic_files.write_json(self.format_file, {'format_version': FORMAT_VERSION})
+    atomic_files.write_json(self.config_file, json.loads(config.to_json_best_effort()))
     if tokenizer_path and os.path.abspath(tokenizer_path) != self.tokenizer_file:
-      _replace_file(self.tokenizer_file, lambda tmp: shutil.copyfile(tokenizer_path, tmp))
+      atomic_files.replace_file(self.tokenizer_file, lambda tmp: shutil.copyfile(tokenizer_path, tmp))
     self.format_version = FORMAT_VERSION
 
   # Checkpoints.
