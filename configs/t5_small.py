@@ -34,7 +34,9 @@ def get_config(variant=None):
       name='t5', vocab_size=32128, d_model=512, num_heads=8, head_dim=64, d_ff=2048,
       num_encoder_layers=6, num_decoder_layers=6, feed_forward='relu', tie_embeddings=True,
       dropout_rate=0.1, relative_attention_num_buckets=32, relative_attention_max_distance=128,
-      layer_norm_epsilon=1e-6, dtype='float32')
+      layer_norm_epsilon=1e-6, dtype='float32',
+      # T5's own choices; the alternatives are ablations (configs/sweeps/t5_tiny_ablations.py).
+      position_embedding='relative', norm_position='pre')
   # T5 §3.1.2: 2^19 steps at batch 128 x 512 tokens, inverse-sqrt decay from 0.01 after 10^4 steps.
   c.num_train_steps = 524_288
   c.per_device_batch_size = 128

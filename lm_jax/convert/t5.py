@@ -46,7 +46,9 @@ def t5_config_from_hf(hf_config: Mapping[str, Any]) -> T5Config:
 
 
 def _param_map(cfg: T5Config) -> dict[str, tuple[tuple[str, ...], bool]]:
-  """HF tensor name -> (flax param path, is a torch Linear weight to transpose)."""
+  """HF tensor name -> (flax param path, is a torch Linear weight to transpose), for the
+  relative/pre T5 that HF has (t5_config_from_hf leaves both at their defaults)."""
+  _check_hf_expressible(cfg)
   names = {'shared.weight': (('token_embedder', 'embedding'), False)}
   if not cfg.tie_embeddings:
     names['lm_head.weight'] = (('lm_head', 'kernel'), True)
@@ -93,8 +95,21 @@ def from_hf(path: str, hf_config: Mapping[str, Any]) -> tuple[T5, dict]:
   return model, params_from_tensors(path, tensors, _param_map(cfg), model)
 
 
+def _check_hf_expressible(cfg: T5Config) -> None:
+  """HF's T5 has relative position bias and pre-norm only; refuse the ablations before writing."""
+  for key, need in (('position_embedding', 'relative'), ('norm_position', 'pre')):
+    if getattr(cfg, key) != need:
+      raise ValueError(f"HF T5 needs config.model.{key} = {need!r}, got {getattr(cfg, key)!r}; "
+                       'only T5 itself (relative position bias, pre-norm) exports to '
+                       'T5ForConditionalGeneration.')
+
+
 def to_hf(config, variables: Mapping[str, Any], path: str) -> None:
-  """Writes config.json + model.safetensors loadable by `T5ForConditionalGeneration`."""
+  """Writes config.json + model.safetensors loadable by `T5ForConditionalGeneration`.
+
+  Only what HF's T5 can express: position_embedding 'relative' and norm_position 'pre' (the
+  name map refuses the rest before anything is written).
+  """
   cfg = config if isinstance(config, T5Config) else T5Config.from_model_config(config)
   params = traverse_util.flatten_dict(variables['params'])
   names = _param_map(cfg)

@@ -10,8 +10,9 @@ import jax.numpy as jnp
 from lm_jax.models.attention import combine_masks, make_attention_mask, make_segment_mask
 from lm_jax.models.layers import Dropout, Embed
 from lm_jax.models.registry import register_model
-from lm_jax.models.transformer_layers import (BlockConfig, PositionEmbedding, TransformerLayer,
-                                              check_length, default_positions, layer_norm)
+from lm_jax.models.position_encoding import check_length, default_positions
+from lm_jax.models.transformer_layers import (BlockConfig, TransformerLayer, layer_norm,
+                                              position_embedder)
 
 # The MLM head's transform uses the same activation as the MLPs (HF `hidden_act`).
 ACTIVATION_FNS = {
@@ -91,7 +92,7 @@ class BertEncoder(nn.Module):
                                 embedding_init=embedding_init)
     self.token_type_embedder = Embed(cfg.type_vocab_size, cfg.d_model, dtype=cfg.compute_dtype,
                                      embedding_init=embedding_init)
-    self.position_embedder = PositionEmbedding(cfg)
+    self.position_embedder = position_embedder(cfg)
     self.embedding_norm = layer_norm(cfg, 'embedding_norm')
     self.dropout = Dropout(cfg.dropout_rate)
     self.layers = [TransformerLayer(cfg) for _ in range(cfg.num_layers)]  # layers_0, ...
@@ -108,7 +109,7 @@ class BertEncoder(nn.Module):
     cfg = self.config
     deterministic = not self.has_rng('dropout')
     tokens = encoder_input_tokens
-    check_length(cfg, tokens.shape[-1], 'encoder_input_tokens')
+    check_length(cfg.position_embedding, cfg.max_length, tokens.shape[-1], 'encoder_input_tokens')
     positions = default_positions(tokens, encoder_positions)
     token_types = (jnp.zeros_like(tokens) if encoder_token_type_ids is None
                    else encoder_token_type_ids)

@@ -11,7 +11,9 @@ when gated), vocabulary V:
                  + 4·T·I·a                        scores and AV
   output layer:    2·T·d·V (decoders), 2·I·(d·d + d·V) (BERT's MLM transform and decoder)
 A training step costs 3× the forward pass (backward ≈ 2× forward). Embedding lookups, norms and
-softmaxes are not matrix multiplies and are left out, as in the PaLM MFU convention.
+softmaxes are not matrix multiplies and are left out, as in the PaLM MFU convention; so is
+position information (T5's relative bias, a per-stack lookup; added position vectors; rotary
+embeddings, elementwise), and every position_embedding and norm_position counts the same.
 """
 from lm_jax import families
 

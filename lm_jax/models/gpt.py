@@ -10,8 +10,9 @@ import jax.numpy as jnp
 from lm_jax.models.attention import make_decoder_mask
 from lm_jax.models.layers import Dropout, Embed
 from lm_jax.models.registry import register_model
-from lm_jax.models.transformer_layers import (BlockConfig, PositionEmbedding, TransformerLayer,
-                                              check_length, default_positions, layer_norm)
+from lm_jax.models.position_encoding import check_length, default_positions
+from lm_jax.models.transformer_layers import (BlockConfig, TransformerLayer, layer_norm,
+                                              position_embedder)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +66,8 @@ class GPT(nn.Module):
     """
     cfg = self.config
     deterministic = not self.has_rng('dropout')
-    check_length(cfg, decoder_input_tokens.shape[-1], 'decoder_input_tokens')
+    check_length(cfg.position_embedding, cfg.max_length, decoder_input_tokens.shape[-1],
+                 'decoder_input_tokens')
     if decode:
       if decoder_positions is None:
         raise ValueError('Cached decoding (decode=True) needs decoder_positions: the position of '
@@ -82,7 +84,7 @@ class GPT(nn.Module):
     embedder = Embed(cfg.vocab_size, cfg.d_model, dtype=cfg.compute_dtype,
                      embedding_init=nn.initializers.normal(cfg.init_std), name='token_embedder')
     x = embedder(decoder_input_tokens)  # (B, T, d_model)
-    position_vectors = PositionEmbedding(cfg, name='position_embedder')(positions)
+    position_vectors = position_embedder(cfg, name='position_embedder')(positions)
     if position_vectors is not None:  # None for rotary embeddings, applied inside attention
       x = x + position_vectors
     x = Dropout(cfg.dropout_rate)(x, deterministic)

@@ -1,5 +1,6 @@
-"""Layers shared by the model families: norms, the feed-forward block and token embeddings."""
-from typing import Any, Optional
+"""Layers shared by the model families: norms, the residual block around each sublayer, the
+feed-forward block and token embeddings."""
+from typing import Any, Callable, Optional
 
 import flax.linen as nn
 import jax
@@ -59,6 +60,26 @@ class LayerNorm(nn.Module):
     variance = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)
     y = (x - mean) * jax.lax.rsqrt(variance + self.epsilon)
     return (y * scale + bias).astype(self.dtype)
+
+
+NORM_POSITIONS = ('pre', 'post')
+
+
+def residual(norm_position: str, norm: nn.Module, dropout: Dropout, sublayer: Callable, x,
+             deterministic: bool):
+  """One residual sublayer (attention or MLP) with its norm and dropout, for every family.
+
+  'pre': x + Dropout(sublayer(Norm(x))), the residual stream itself never normalised (GPT-2, T5;
+  the stack then ends in a final norm). 'post': Norm(x + Dropout(sublayer(x))), "LayerNorm(x +
+  Sublayer(x))" with dropout on the sublayer output (Vaswani et al. §3.1, §5.4; BERT).
+  `norm` is the family's module (LayerNorm, or T5's RMSNorm), created by the caller so that it
+  carries the caller's name.
+  """
+  if norm_position == 'pre':
+    return x + dropout(sublayer(norm(x)), deterministic)
+  if norm_position == 'post':
+    return norm(x + dropout(sublayer(x), deterministic))
+  raise ValueError(f'Unknown norm position {norm_position!r}; use one of {NORM_POSITIONS}.')
 
 
 MLP_ACTIVATIONS = ('relu', 'gated-gelu', 'gelu', 'gelu_tanh')

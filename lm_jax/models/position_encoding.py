@@ -1,6 +1,15 @@
-"""Position information for the families without T5's relative bias: the sinusoidal encoding of
-Vaswani et al. (2017) and rotary embeddings (RoFormer, Su et al. 2021)."""
+"""Absolute and rotary position information, for every family: the sinusoidal encoding of
+Vaswani et al. (2017), learned position tables, rotary embeddings (RoFormer, Su et al. 2021).
+T5's relative position bias is in relative_position.py."""
+from typing import Any
+
+import flax.linen as nn
 import jax.numpy as jnp
+
+Dtype = Any
+
+# 'rope' adds nothing to the embeddings; MultiHeadAttention(rope_base=...) rotates queries/keys.
+POSITION_EMBEDDINGS = ('learned', 'sinusoidal', 'rope')
 
 
 def sinusoidal_position_encoding(positions, d_model: int, max_timescale: float = 10_000.0):
@@ -35,3 +44,42 @@ def apply_rotary_embedding(x, positions, base: float = 10_000.0):
   first, second = jnp.split(x32, 2, axis=-1)
   rotated_half = jnp.concatenate([-second, first], axis=-1)
   return (x32 * cos + rotated_half * sin).astype(x.dtype)
+
+
+class PositionEmbedding(nn.Module):
+  """Absolute position vectors (B, T, d_model) for 'learned' (a table of max_length rows, init
+  normal(init_std)) or 'sinusoidal'; None for 'rope' and T5's 'relative', which act inside
+  attention. The families name it 'position_embedder', its table 'embedding'."""
+  kind: str
+  max_length: int
+  d_model: int
+  init_std: float
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, positions):
+    if self.kind == 'learned':
+      table = self.param('embedding', nn.initializers.normal(self.init_std),
+                         (self.max_length, self.d_model), jnp.float32)
+      return jnp.take(table, positions, axis=0).astype(self.dtype)
+    if self.kind == 'sinusoidal':
+      return sinusoidal_position_encoding(positions, self.d_model).astype(self.dtype)
+    if self.kind in ('rope', 'relative'):
+      return None
+    raise ValueError(f'Unknown position embedding {self.kind!r}; use one of '
+                     f"{(*POSITION_EMBEDDINGS, 'relative')}.")
+
+
+def check_length(position_embedding: str, max_length: int, length: int, what: str) -> None:
+  """Learned tables silently clamp out-of-range positions under jit; refuse them instead."""
+  if position_embedding == 'learned' and length > max_length:
+    raise ValueError(f'{what} has length {length} but the learned position table has '
+                     f'config.model.max_length={max_length} rows; shorten the sequence or '
+                     'raise max_length.')
+
+
+def default_positions(tokens, positions):
+  """Packed batches carry their positions; otherwise 0..T-1 for every row."""
+  if positions is not None:
+    return positions
+  return jnp.broadcast_to(jnp.arange(tokens.shape[-1], dtype=jnp.int32), tokens.shape)

@@ -1,23 +1,39 @@
-"""T5 encoder-decoder (Raffel et al. 2020; v1.0 and v1.1), numerically matching HF's T5."""
+"""T5 encoder-decoder (Raffel et al. 2020; v1.0 and v1.1), numerically matching HF's T5, with
+the ablations of Narang et al. (2021): absolute or rotary positions and post-norm residuals."""
 import dataclasses
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from lm_jax.models.attention import (MultiHeadAttention, combine_masks, make_attention_mask,
                                      make_causal_mask, make_segment_mask)
-from lm_jax.models.layers import Dropout, Embed, MlpBlock, RMSNorm
+from lm_jax.models.layers import NORM_POSITIONS, Dropout, Embed, MlpBlock, RMSNorm, residual
 from lm_jax.models.model_config import DTYPE_OPTIONS, ModelConfig
+from lm_jax.models.position_encoding import (POSITION_EMBEDDINGS, PositionEmbedding, check_length,
+                                             default_positions)
 from lm_jax.models.registry import register_model
 from lm_jax.models.relative_position import RelativePositionBias
 
 FEED_FORWARD_OPTIONS = ('relu', 'gated-gelu')  # T5 v1.0, T5 v1.1
+T5_POSITION_EMBEDDINGS = ('relative', *POSITION_EMBEDDINGS)
 
 
 @dataclasses.dataclass(frozen=True)
 class T5Config(ModelConfig):
-  """The keys of `config.model` for `name='t5'` (defaults: T5-small v1.0)."""
+  """The keys of `config.model` for `name='t5'` (defaults: T5-small v1.0).
+
+  position_embedding: 'relative' is T5's learned bias over bucketed offsets, one table per stack
+    (relative_attention_*). 'learned' (a table of max_length rows per stack) and 'sinusoidal'
+    (Vaswani et al. §3.5) add absolute position vectors to each stack's token embeddings, which
+    T5 does not scale by sqrt(d_model); 'rope' rotates the queries and keys of self-attention
+    (cross-attention has no positions) with base rope_base. The last three read the batch's
+    `*_positions` (positions restart in each packed segment).
+  max_length: rows of the 'learned' table; longer inputs are refused. Unused otherwise.
+  norm_position: 'pre' is T5's RMSNorm(x) -> sublayer -> + x with a final RMSNorm per stack;
+    'post' is RMSNorm(x + sublayer(x)) (Vaswani et al. §5.4) and no final norm.
+  Only 'relative' with 'pre' is T5 itself, what Hugging Face checkpoints import and export.
+  """
   NAME = 't5'
   vocab_size: int = 32128
   d_model: int = 512
@@ -32,13 +48,17 @@ class T5Config(ModelConfig):
   relative_attention_num_buckets: int = 32
   relative_attention_max_distance: int = 128
   layer_norm_epsilon: float = 1e-6
+  position_embedding: str = 'relative'
+  max_length: int = 512
+  rope_base: float = 10_000.0
+  norm_position: str = 'pre'
   dtype: str = 'float32'  # compute dtype; parameters are always float32
 
   def __post_init__(self):
     self.require_positive_ints('vocab_size', 'd_model', 'num_heads', 'head_dim', 'd_ff',
                                'num_encoder_layers', 'num_decoder_layers',
                                'relative_attention_num_buckets',
-                               'relative_attention_max_distance')
+                               'relative_attention_max_distance', 'max_length')
     self.require_choice('feed_forward', FEED_FORWARD_OPTIONS)
     self.require_choice('dtype', DTYPE_OPTIONS)
     self.require_bool('tie_embeddings')
@@ -51,6 +71,17 @@ class T5Config(ModelConfig):
     self.require(
         self.relative_attention_max_distance > self.relative_attention_num_buckets // 2,
         'relative_attention_max_distance', 'must exceed relative_attention_num_buckets // 2')
+    self.require_choice('position_embedding', T5_POSITION_EMBEDDINGS)
+    self.require_choice('norm_position', NORM_POSITIONS)
+    self.require(self.rope_base > 0, 'rope_base', 'must be > 0')
+    self.require(self.position_embedding != 'sinusoidal' or self.d_model % 2 == 0, 'd_model',
+                 'must be even for sinusoidal positions')
+    self.require(self.position_embedding != 'rope' or self.head_dim % 2 == 0, 'head_dim',
+                 'must be even for rotary embeddings')
+
+  @property
+  def rope(self) -> Optional[float]:
+    return self.rope_base if self.position_embedding == 'rope' else None
 
 
 def _dropout(cfg: T5Config) -> Dropout:
@@ -61,9 +92,9 @@ def _norm(cfg: T5Config, name: str) -> RMSNorm:
   return RMSNorm(cfg.layer_norm_epsilon, cfg.compute_dtype, name=name)
 
 
-def _attention(cfg: T5Config, name: str) -> MultiHeadAttention:
-  return MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.dropout_rate,
-                            scale_scores=False, dtype=cfg.compute_dtype, name=name)
+def _attention(cfg: T5Config, name: str, rope: Optional[float] = None) -> MultiHeadAttention:
+  return MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.dropout_rate, scale_scores=False,
+                            rope_base=rope, dtype=cfg.compute_dtype, name=name)
 
 
 def _mlp(cfg: T5Config) -> MlpBlock:
@@ -77,24 +108,52 @@ def _relative_position_bias(cfg: T5Config, bidirectional: bool) -> RelativePosit
                               name='relative_position_bias')
 
 
-def _residual(cfg: T5Config, norm_name: str, sublayer, x, deterministic: bool):
-  """x + Dropout(sublayer(Norm(x))): T5's pre-norm residual block (HF T5LayerFF/T5LayerSelfAttention)."""
-  y = sublayer(_norm(cfg, norm_name)(x))
-  return x + _dropout(cfg)(y, deterministic=deterministic)
+def _residual(cfg: T5Config, name: str, sublayer, x, deterministic: bool):
+  """The shared residual block with RMSNorm; 'pre' is HF's T5LayerFF/T5LayerSelfAttention. The
+  norm is named by its place: pre_self_attention_norm, post_mlp_norm, ..."""
+  norm = _norm(cfg, f'{cfg.norm_position}_{name}_norm')
+  return residual(cfg.norm_position, norm, _dropout(cfg), sublayer, x, deterministic)
+
+
+def _embed(cfg: T5Config, token_embedder: Embed, tokens, positions, deterministic: bool):
+  """(B, T) tokens -> Dropout(Embed(tokens) [+ PE(positions)]), unscaled as T5's embeddings.
+
+  Called in the encoder's and the decoder's compact methods, so each stack owns its learned
+  position table ('position_embedder'), as the Transformer's stacks do.
+  """
+  x = token_embedder(tokens)  # (B, T, d_model)
+  # A learned table starts as normal(1.0), the init of T5's token embedder (layers.Embed's
+  # default), so token and position vectors enter the sum at one scale (sinusoids lie in [-1, 1]).
+  position_vectors = PositionEmbedding(cfg.position_embedding, cfg.max_length, cfg.d_model,
+                                       init_std=1.0, dtype=cfg.compute_dtype,
+                                       name='position_embedder')(positions)
+  if position_vectors is not None:  # None for relative and rope, which act inside attention
+    x = x + position_vectors
+  return _dropout(cfg)(x, deterministic=deterministic)
+
+
+def _final(cfg: T5Config, x, deterministic: bool):
+  """The end of a stack: RMSNorm for pre-norm (post-norm layers end normalised, as the
+  Transformer's post-LN stacks), then T5's dropout on the stack output either way."""
+  if cfg.norm_position == 'pre':
+    x = _norm(cfg, 'final_norm')(x)
+  return _dropout(cfg)(x, deterministic=deterministic)
 
 
 class EncoderLayer(nn.Module):
-  """Self-attention, then the MLP, each a pre-norm residual block."""
+  """Self-attention, then the MLP, each a residual block."""
   config: T5Config
 
   @nn.compact
-  def __call__(self, x, mask, position_bias, deterministic: bool):
+  def __call__(self, x, mask, position_bias, positions, deterministic: bool):
     cfg = self.config
-    attention = _attention(cfg, 'self_attention')
-    x = _residual(cfg, 'pre_self_attention_norm',
-                  lambda y: attention(y, y, mask, position_bias, deterministic), x, deterministic)
+    attention = _attention(cfg, 'self_attention', cfg.rope)
+    x = _residual(cfg, 'self_attention',
+                  lambda y: attention(y, y, mask, position_bias, deterministic,
+                                      query_positions=positions, key_positions=positions),
+                  x, deterministic)
     mlp = _mlp(cfg)
-    return _residual(cfg, 'pre_mlp_norm', lambda y: mlp(y, deterministic), x, deterministic)
+    return _residual(cfg, 'mlp', lambda y: mlp(y, deterministic), x, deterministic)
 
 
 class DecoderLayer(nn.Module):
@@ -102,20 +161,21 @@ class DecoderLayer(nn.Module):
   config: T5Config
 
   @nn.compact
-  def __call__(self, x, encoded, self_mask, cross_mask, position_bias, deterministic: bool,
-               decode: bool = False):
+  def __call__(self, x, encoded, self_mask, cross_mask, position_bias, positions,
+               deterministic: bool, decode: bool = False):
     cfg = self.config
-    self_attention = _attention(cfg, 'self_attention')
-    x = _residual(cfg, 'pre_self_attention_norm',
+    self_attention = _attention(cfg, 'self_attention', cfg.rope)
+    x = _residual(cfg, 'self_attention',
                   lambda y: self_attention(y, y, self_mask, position_bias, deterministic,
+                                           query_positions=positions, key_positions=positions,
                                            decode=decode), x, deterministic)
-    # Cross-attention has no position bias in T5.
+    # Cross-attention has no position information in T5 (no bias, no rotation).
     cross_attention = _attention(cfg, 'cross_attention')
-    x = _residual(cfg, 'pre_cross_attention_norm',
+    x = _residual(cfg, 'cross_attention',
                   lambda y: cross_attention(y, encoded, cross_mask, None, deterministic), x,
                   deterministic)
     mlp = _mlp(cfg)
-    return _residual(cfg, 'pre_mlp_norm', lambda y: mlp(y, deterministic), x, deterministic)
+    return _residual(cfg, 'mlp', lambda y: mlp(y, deterministic), x, deterministic)
 
 
 class Encoder(nn.Module):
@@ -123,19 +183,22 @@ class Encoder(nn.Module):
   token_embedder: Embed
 
   @nn.compact
-  def __call__(self, encoder_input_tokens, encoder_segment_ids, deterministic: bool):
+  def __call__(self, encoder_input_tokens, encoder_segment_ids, encoder_positions,
+               deterministic: bool):
     cfg = self.config
-    x = self.token_embedder(encoder_input_tokens)  # (B, T_enc, d_model)
-    x = _dropout(cfg)(x, deterministic=deterministic)
+    length = encoder_input_tokens.shape[-1]
+    check_length(cfg.position_embedding, cfg.max_length, length, 'encoder_input_tokens')
+    positions = default_positions(encoder_input_tokens, encoder_positions)  # (B, T_enc)
+    x = _embed(cfg, self.token_embedder, encoder_input_tokens, positions, deterministic)
     mask = make_attention_mask(encoder_input_tokens, encoder_input_tokens)  # (B, 1, T, T)
     if encoder_segment_ids is not None:
       mask = combine_masks(mask, make_segment_mask(encoder_segment_ids, encoder_segment_ids))
-    length = encoder_input_tokens.shape[-1]
-    position_bias = _relative_position_bias(cfg, bidirectional=True)(length, length)
+    position_bias = None
+    if cfg.position_embedding == 'relative':
+      position_bias = _relative_position_bias(cfg, bidirectional=True)(length, length)
     for i in range(cfg.num_encoder_layers):
-      x = EncoderLayer(cfg, name=f'layers_{i}')(x, mask, position_bias, deterministic)
-    x = _norm(cfg, 'final_norm')(x)
-    return _dropout(cfg)(x, deterministic=deterministic)
+      x = EncoderLayer(cfg, name=f'layers_{i}')(x, mask, position_bias, positions, deterministic)
+    return _final(cfg, x, deterministic)
 
 
 class Decoder(nn.Module):
@@ -148,8 +211,8 @@ class Decoder(nn.Module):
                encoder_segment_ids=None, decoder_segment_ids=None, decoder_positions=None,
                decode: bool = False):
     cfg = self.config
-    x = self.token_embedder(decoder_input_tokens)  # (B, T_dec, d_model)
-    x = _dropout(cfg)(x, deterministic=deterministic)
+    length = decoder_input_tokens.shape[-1]
+    check_length(cfg.position_embedding, cfg.max_length, length, 'decoder_input_tokens')
     cross_mask = make_attention_mask(decoder_input_tokens, encoder_input_tokens)
     if (encoder_segment_ids is None) != (decoder_segment_ids is None) and not decode:
       raise ValueError('Packed batches need both encoder_segment_ids and decoder_segment_ids '
@@ -157,8 +220,10 @@ class Decoder(nn.Module):
     if encoder_segment_ids is not None and decoder_segment_ids is not None:
       cross_mask = combine_masks(cross_mask,
                                  make_segment_mask(decoder_segment_ids, encoder_segment_ids))
-    relative_position_bias = _relative_position_bias(cfg, bidirectional=False)
-    length = decoder_input_tokens.shape[-1]
+    relative_position_bias = None
+    if cfg.position_embedding == 'relative':
+      relative_position_bias = _relative_position_bias(cfg, bidirectional=False)
+    position_bias = None
     cache_length = self._cache_length() if decode else None
     if cache_length is None:
       # Causal only: decoder inputs start with pad id 0 as BOS, so padding is not masked by
@@ -167,12 +232,14 @@ class Decoder(nn.Module):
       if decoder_segment_ids is not None:
         self_mask = combine_masks(self_mask,
                                   make_segment_mask(decoder_segment_ids, decoder_segment_ids))
-      # Offsets within a packed segment equal those of 0..T-1, so the bias ignores positions.
-      position_bias = relative_position_bias(length, length)
+      positions = default_positions(decoder_input_tokens, decoder_positions)  # (B, T_dec)
+      if relative_position_bias is not None:
+        # Offsets within a packed segment equal those of 0..T-1: the bias ignores positions.
+        position_bias = relative_position_bias(length, length)
     else:
       # A step over the cache: the attention masks causally by cache index; the bias relates
       # this step's query positions to every cache slot (T5X slices the same values out of the
-      # full (max_length, max_length) bias).
+      # full (max_length, max_length) bias), and absolute or rotary positions are the step's.
       if decoder_segment_ids is not None:
         raise ValueError('decode=True does not take decoder_segment_ids: the cache holds one '
                          'sequence per row.')
@@ -180,13 +247,15 @@ class Decoder(nn.Module):
         raise ValueError('decode=True needs decoder_positions (B, T_new), the positions of '
                          'decoder_input_tokens in the sequence being decoded.')
       self_mask = None
-      position_bias = relative_position_bias.at_positions(
-          decoder_positions, jnp.arange(cache_length, dtype=jnp.int32))  # (B, H, T_new, C)
+      positions = decoder_positions
+      if relative_position_bias is not None:
+        position_bias = relative_position_bias.at_positions(
+            positions, jnp.arange(cache_length, dtype=jnp.int32))  # (B, H, T_new, C)
+    x = _embed(cfg, self.token_embedder, decoder_input_tokens, positions, deterministic)
     for i in range(cfg.num_decoder_layers):
       x = DecoderLayer(cfg, name=f'layers_{i}')(x, encoded, self_mask, cross_mask,
-                                                position_bias, deterministic, decode)
-    x = _norm(cfg, 'final_norm')(x)
-    return _dropout(cfg)(x, deterministic=deterministic)
+                                                position_bias, positions, deterministic, decode)
+    return _final(cfg, x, deterministic)
 
   def _cache_length(self):
     """Slots in the self-attention KV cache, or None before the call that creates it (which
@@ -200,10 +269,11 @@ class Decoder(nn.Module):
 class T5(nn.Module):
   """T5; dropout is on exactly when a 'dropout' rng is passed to `apply`.
 
-  Packed batches pass `*_segment_ids` (attention stays within a segment). `*_positions` are
-  accepted for the shared batch interface but do not change a training pass: T5's relative bias
-  depends only on offsets, and offsets within a packed segment are those of 0..T-1 (as T5X).
-  They matter in `decode(..., decode=True)`, where a step's tokens sit at `decoder_positions`.
+  Packed batches pass `*_segment_ids` (attention stays within a segment) and `*_positions`
+  (restarting per segment; default 0..T-1). Absolute and rotary positions read them. T5's
+  relative bias does not need them in a full pass: it depends only on offsets, and offsets within
+  a packed segment are those of 0..T-1 (as T5X). Every position_embedding reads
+  `decoder_positions` in `decode(..., decode=True)`, where a step's tokens sit at them.
   """
   family: ClassVar[str] = 'encoder_decoder'
   config: T5Config
@@ -228,8 +298,7 @@ class T5(nn.Module):
 
   def encode(self, encoder_input_tokens, encoder_segment_ids=None, encoder_positions=None):
     """(B, T_enc) -> (B, T_enc, d_model)."""
-    del encoder_positions  # See the class docstring.
-    return self.encoder(encoder_input_tokens, encoder_segment_ids,
+    return self.encoder(encoder_input_tokens, encoder_segment_ids, encoder_positions,
                         deterministic=not self.has_rng('dropout'))
 
   def decode(self, encoded, encoder_input_tokens, decoder_input_tokens, encoder_segment_ids=None,

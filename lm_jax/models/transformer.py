@@ -9,8 +9,9 @@ import jax.numpy as jnp
 from lm_jax.models.attention import make_attention_mask, make_decoder_mask, make_segment_mask
 from lm_jax.models.layers import Dropout, Embed
 from lm_jax.models.registry import register_model
-from lm_jax.models.transformer_layers import (BlockConfig, PositionEmbedding, TransformerLayer,
-                                              check_length, default_positions, layer_norm)
+from lm_jax.models.position_encoding import check_length, default_positions
+from lm_jax.models.transformer_layers import (BlockConfig, TransformerLayer, layer_norm,
+                                              position_embedder)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +52,7 @@ def _embed(cfg: TransformerConfig, token_embedder: Embed, tokens, positions, det
   learned position table (as in the Flax wmt example); sinusoids and rope have no parameters.
   """
   x = token_embedder(tokens) * cfg.d_model**0.5  # (B, T, d_model)
-  position_vectors = PositionEmbedding(cfg, name='position_embedder')(positions)
+  position_vectors = position_embedder(cfg, name='position_embedder')(positions)
   if position_vectors is not None:  # None for rope: positions rotate queries and keys instead
     x = x + position_vectors
   return Dropout(cfg.dropout_rate, name='embedding_dropout')(x, deterministic)
@@ -65,7 +66,7 @@ class Encoder(nn.Module):
   @nn.compact
   def __call__(self, tokens, segment_ids, positions, deterministic: bool):
     cfg = self.config
-    check_length(cfg, tokens.shape[-1], 'encoder_input_tokens')
+    check_length(cfg.position_embedding, cfg.max_length, tokens.shape[-1], 'encoder_input_tokens')
     positions = default_positions(tokens, positions)
     x = _embed(cfg, self.token_embedder, tokens, positions, deterministic)
     mask = make_attention_mask(tokens, tokens)  # (B, 1, T_enc, T_enc)
@@ -88,7 +89,7 @@ class Decoder(nn.Module):
   def __call__(self, encoded, encoder_tokens, tokens, encoder_segment_ids, segment_ids,
                positions, deterministic: bool, decode: bool):
     cfg = self.config
-    check_length(cfg, tokens.shape[-1], 'decoder_input_tokens')
+    check_length(cfg.position_embedding, cfg.max_length, tokens.shape[-1], 'decoder_input_tokens')
     if decode:
       # The cache supplies the causal mask over earlier steps; new tokens need their positions.
       if positions is None:

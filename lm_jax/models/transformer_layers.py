@@ -5,15 +5,12 @@ import dataclasses
 from typing import Optional
 
 import flax.linen as nn
-import jax.numpy as jnp
 
 from lm_jax.models.attention import IMPLEMENTATIONS, MultiHeadAttention
-from lm_jax.models.layers import Dropout, LayerNorm, MlpBlock
+from lm_jax.models.layers import NORM_POSITIONS, Dropout, LayerNorm, MlpBlock, residual
 from lm_jax.models.model_config import DTYPE_OPTIONS, ModelConfig
-from lm_jax.models.position_encoding import sinusoidal_position_encoding
+from lm_jax.models.position_encoding import POSITION_EMBEDDINGS, PositionEmbedding
 
-NORM_POSITIONS = ('pre', 'post')
-POSITION_EMBEDDINGS = ('learned', 'sinusoidal', 'rope')
 ACTIVATIONS = ('gelu', 'gelu_tanh', 'relu')
 
 
@@ -73,35 +70,10 @@ def layer_norm(cfg: BlockConfig, name: str) -> LayerNorm:
   return LayerNorm(cfg.layer_norm_epsilon, cfg.compute_dtype, name=name)
 
 
-class PositionEmbedding(nn.Module):
-  """Absolute position vectors (B, T, d_model) for 'learned' or 'sinusoidal'; None for 'rope'."""
-  config: BlockConfig
-
-  @nn.compact
-  def __call__(self, positions):
-    cfg = self.config
-    if cfg.position_embedding == 'learned':
-      table = self.param('embedding', nn.initializers.normal(cfg.init_std),
-                         (cfg.max_length, cfg.d_model), jnp.float32)
-      return jnp.take(table, positions, axis=0).astype(cfg.compute_dtype)
-    if cfg.position_embedding == 'sinusoidal':
-      return sinusoidal_position_encoding(positions, cfg.d_model).astype(cfg.compute_dtype)
-    return None
-
-
-def check_length(cfg: BlockConfig, length: int, what: str) -> None:
-  """Learned tables silently clamp out-of-range positions under jit; refuse them instead."""
-  if cfg.position_embedding == 'learned' and length > cfg.max_length:
-    raise ValueError(f'{what} has length {length} but the learned position table has '
-                     f'config.model.max_length={cfg.max_length} rows; shorten the sequence or '
-                     'raise max_length.')
-
-
-def default_positions(tokens, positions):
-  """Packed batches carry their positions; otherwise 0..T-1 for every row."""
-  if positions is not None:
-    return positions
-  return jnp.broadcast_to(jnp.arange(tokens.shape[-1], dtype=jnp.int32), tokens.shape)
+def position_embedder(cfg: BlockConfig, **kwargs) -> PositionEmbedding:
+  """The absolute position vectors of a BlockConfig (None for rope); pass name= in compact code."""
+  return PositionEmbedding(cfg.position_embedding, cfg.max_length, cfg.d_model, cfg.init_std,
+                           cfg.compute_dtype, **kwargs)
 
 
 class TransformerLayer(nn.Module):
@@ -124,11 +96,8 @@ class TransformerLayer(nn.Module):
 
   def _residual(self, name: str, sublayer, x, deterministic: bool):
     cfg = self.config
-    dropout = Dropout(cfg.dropout_rate)
-    if cfg.norm_position == 'pre':
-      return x + dropout(sublayer(layer_norm(cfg, f'{name}_norm')(x)), deterministic)
-    # Post-LN, "LayerNorm(x + Sublayer(x))" (Vaswani et al. §5.4).
-    return layer_norm(cfg, f'{name}_norm')(x + dropout(sublayer(x), deterministic))
+    return residual(cfg.norm_position, layer_norm(cfg, f'{name}_norm'), Dropout(cfg.dropout_rate),
+                    sublayer, x, deterministic)
 
   @nn.compact
   def __call__(self, x, mask, deterministic: bool, *, positions=None, encoded=None,

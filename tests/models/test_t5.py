@@ -1,15 +1,19 @@
-"""T5Config validation, registry dispatch, bf16 compute and parameter counts."""
+"""T5Config validation, registry dispatch, bf16 compute, parameter counts, cached decoding,
+packing, and the position-embedding and norm-position ablations."""
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
+from flax import traverse_util
 
+from lm_jax.convert import t5 as convert_t5
 from lm_jax.models import build_model
 from lm_jax.models.relative_position import RelativePositionBias
-from lm_jax.models.t5 import T5, T5Config
+from lm_jax.models.t5 import T5, T5_POSITION_EMBEDDINGS, T5Config
 
 TINY = dict(vocab_size=64, d_model=32, num_heads=4, head_dim=8, d_ff=64,
             num_encoder_layers=2, num_decoder_layers=3)
@@ -35,10 +39,22 @@ def test_from_model_config_rejects_unknown_key_by_name():
 
 @pytest.mark.parametrize('key,value', [('feed_forward', 'swiglu'), ('dtype', 'float16'),
                                        ('dropout_rate', 1.0), ('d_model', 0),
-                                       ('num_heads', 2.5), ('relative_attention_max_distance', 8)])
+                                       ('num_heads', 2.5), ('relative_attention_max_distance', 8),
+                                       ('position_embedding', 'alibi'),
+                                       ('norm_position', 'sandwich'), ('max_length', 0),
+                                       ('rope_base', 0.0)])
 def test_from_model_config_rejects_bad_values(key, value):
   with pytest.raises(ValueError, match=f'config.model.{key}'):
     T5Config.from_model_config({'name': 't5', key: value})
+
+
+@pytest.mark.parametrize('position_embedding,key,value', [('rope', 'head_dim', 7),
+                                                          ('sinusoidal', 'd_model', 33)])
+def test_position_embeddings_reject_odd_widths_naming_the_key(position_embedding, key, value):
+  with pytest.raises(ValueError, match=f'config.model.{key} must be even'):
+    T5Config.from_model_config({'name': 't5', 'position_embedding': position_embedding,
+                                key: value})
+  T5Config(**{key: value})  # T5's relative bias takes any width
 
 
 def test_bfloat16_compute_keeps_float32_params_and_logits():
@@ -85,8 +101,8 @@ def test_parameter_count_matches_hf():
       (cfg.num_encoder_layers + cfg.num_decoder_layers) * cfg.d_model * cfg.d_ff)
 
 
-def _decoder_setup(seed=0, batch=2, enc_length=5, dec_length=7):
-  cfg = T5Config(**TINY, dropout_rate=0.0)
+def _decoder_setup(seed=0, batch=2, enc_length=5, dec_length=7, cfg=None):
+  cfg = cfg or T5Config(**TINY, dropout_rate=0.0)
   model = T5(cfg)
   rng = np.random.default_rng(seed)
   encoder_tokens = jnp.asarray(rng.integers(1, cfg.vocab_size, (batch, enc_length)), jnp.int32)
@@ -197,3 +213,126 @@ def test_packed_batches_need_both_segment_ids():
   variables = jax.eval_shape(model.init, jax.random.key(0), tokens, tokens)
   with pytest.raises(ValueError, match='both encoder_segment_ids and decoder_segment_ids'):
     jax.eval_shape(model.apply, variables, tokens, tokens, jnp.array([[1, 1, 1, 0]]))
+
+
+# The ablations: TINY's widths with one layer per stack, and the (2, 5) encoder and (2, 7) decoder
+# inputs of _decoder_setup everywhere, so that the eagerly run operations compile once (and
+# mostly reuse what the tests above compiled).
+SMALL = {**TINY, 'num_encoder_layers': 1, 'num_decoder_layers': 1, 'dropout_rate': 0.0}
+
+
+@functools.lru_cache(maxsize=None)
+def _small(position_embedding: str, norm_position: str = 'pre'):
+  """_decoder_setup's (model, variables, encoded, encoder_tokens, decoder_tokens, logits)."""
+  cfg = T5Config(**SMALL, position_embedding=position_embedding, norm_position=norm_position,
+                 max_length=12)
+  return _decoder_setup(cfg=cfg)
+
+
+def _expected_params(position_embedding: str, norm_position: str) -> set[str]:
+  """Parameter paths of a SMALL T5."""
+  paths = {'token_embedder/embedding'}
+  for stack, attentions in (('encoder', ['self_attention']),
+                            ('decoder', ['self_attention', 'cross_attention'])):
+    layer = f'{stack}/layers_0'
+    paths |= {f'{layer}/{a}/{p}/kernel'
+              for a in attentions for p in ('query', 'key', 'value', 'out')}
+    paths |= {f'{layer}/mlp/wi/kernel', f'{layer}/mlp/wo/kernel'}
+    paths |= {f'{layer}/{norm_position}_{s}_norm/scale' for s in [*attentions, 'mlp']}
+    if norm_position == 'pre':
+      paths.add(f'{stack}/final_norm/scale')
+    if position_embedding == 'relative':
+      paths.add(f'{stack}/relative_position_bias/embedding')
+    if position_embedding == 'learned':
+      paths.add(f'{stack}/position_embedder/embedding')
+  return paths
+
+
+@pytest.mark.parametrize('norm_position', ['pre', 'post'])
+@pytest.mark.parametrize('position_embedding', T5_POSITION_EMBEDDINGS)
+def test_variants_build_run_and_have_exactly_their_parameters(position_embedding, norm_position):
+  model, variables, *_, logits = _small(position_embedding, norm_position)
+  assert logits.shape == (2, 7, 64) and np.all(np.isfinite(logits))
+  params = traverse_util.flatten_dict(variables['params'], sep='/')
+  assert set(params) == _expected_params(position_embedding, norm_position)
+  if position_embedding == 'learned':
+    table = params['decoder/position_embedder/embedding']
+    assert table.shape == (12, 32) and 0.7 < np.std(table) < 1.3  # T5's token embedding scale
+  if (position_embedding, norm_position) == ('relative', 'pre'):  # T5 itself: HF's names
+    hf_names = {'/'.join(path) for path, _ in convert_t5._param_map(model.config).values()}
+    assert set(params) == hf_names
+
+
+@pytest.mark.parametrize('position_embedding', T5_POSITION_EMBEDDINGS)
+def test_the_encoder_sees_token_order(position_embedding):
+  # Without position information a bidirectional encoder is permutation-equivariant; every
+  # variant (relative bias, added vectors, rotated queries and keys) must break that.
+  model, variables, encoded, encoder_tokens, *_ = _small(position_embedding)
+  tokens = encoder_tokens.at[1].set(encoder_tokens[0])  # no padding: a plain permutation
+  encoded = model.apply(variables, tokens, method=model.encode)
+  reversed_ = model.apply(variables, tokens[:, ::-1], method=model.encode)
+  assert not np.allclose(reversed_[:, ::-1], encoded, atol=1e-3)
+
+
+@pytest.mark.parametrize('position_embedding,norm_position', [
+    ('relative', 'post'), ('learned', 'pre'), ('sinusoidal', 'post'), ('rope', 'pre')])
+def test_variants_decode_with_cache_as_the_full_decoder(position_embedding, norm_position):
+  # A 4-token prompt, then single steps at their decoder_positions: a step that ignored them
+  # would add (or rotate by) position 0 and miss the full pass.
+  model, variables, encoded, encoder_tokens, decoder_tokens, full = _small(position_embedding,
+                                                                           norm_position)
+  cached = _cached_logits(model, variables, encoded, encoder_tokens, decoder_tokens,
+                          (4, 1, 1, 1))
+  np.testing.assert_allclose(cached, full, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('position_embedding', T5_POSITION_EMBEDDINGS)
+def test_variants_pack_segments_as_separate_sequences(position_embedding):
+  # Row n alone, then both rows packed into each row in either order, at the same shapes. The
+  # second segment of a packed row matches only if its *_positions (restarting at 0) are read.
+  model, variables, *_ = _small(position_embedding)
+  encoders, decoders = [[21, 22], [23, 24, 25]], [[0, 31, 32], [0, 33, 34, 35]]
+
+  def row(tokens, length):
+    return tokens + [0] * (length - len(tokens))  # padding: 0
+
+  def pack(examples, length):
+    orders = (examples, examples[::-1])
+    tokens = [row(sum(o, []), length) for o in orders]
+    segments = [row([i + 1 for i, x in enumerate(o) for _ in x], length) for o in orders]
+    positions = [row([p for x in o for p in range(len(x))], length) for o in orders]
+    return jnp.array(tokens), jnp.array(segments), jnp.array(positions)
+
+  separate = model.apply(variables, jnp.array([row(e, 5) for e in encoders]),
+                         jnp.array([row(d, 7) for d in decoders]))
+  (encoder, encoder_segments, encoder_positions), (decoder, decoder_segments, decoder_positions) = (
+      pack(encoders, 5), pack(decoders, 7))
+  packed = model.apply(variables, encoder, decoder, encoder_segments, decoder_segments,
+                       encoder_positions, decoder_positions)
+  for packed_row, order in ((0, (0, 1)), (1, (1, 0))):
+    start = 0
+    for example in order:
+      length = len(decoders[example])
+      np.testing.assert_allclose(packed[packed_row, start:start + length],
+                                 separate[example, :length], atol=1e-5, rtol=1e-5)
+      start += length
+
+
+def test_learned_positions_refuse_inputs_longer_than_the_table():
+  model = T5(T5Config(**SMALL, position_embedding='learned', max_length=4))
+  short, long = jnp.ones((1, 4), jnp.int32), jnp.ones((1, 5), jnp.int32)
+  jax.eval_shape(model.init, jax.random.key(0), short, short)
+  for what, inputs in (('encoder_input_tokens', (long, short)),
+                       ('decoder_input_tokens', (short, long))):
+    with pytest.raises(ValueError, match=f'{what} has length 5.*max_length=4'):
+      jax.eval_shape(model.init, jax.random.key(0), *inputs)
+
+
+@pytest.mark.parametrize('key,value', [('position_embedding', 'rope'), ('norm_position', 'post')])
+def test_hf_export_refuses_what_hf_t5_cannot_express(key, value, tmp_path):
+  cfg = T5Config(**SMALL, **{key: value})
+  tokens = jnp.ones((1, 3), jnp.int32)
+  variables = jax.eval_shape(T5(cfg).init, jax.random.key(0), tokens, tokens)
+  with pytest.raises(ValueError, match=f'config.model.{key}'):
+    convert_t5.to_hf(cfg, variables, str(tmp_path))
+  assert not list(tmp_path.iterdir())
