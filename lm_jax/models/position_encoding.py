@@ -1,7 +1,7 @@
 """Absolute and rotary position information, for every family: the sinusoidal encoding of
 Vaswani et al. (2017), learned position tables, rotary embeddings (RoFormer, Su et al. 2021).
 T5's relative position bias is in relative_position.py."""
-from typing import Any
+from typing import Any, Optional
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -83,3 +83,21 @@ def default_positions(tokens, positions):
   if positions is not None:
     return positions
   return jnp.broadcast_to(jnp.arange(tokens.shape[-1], dtype=jnp.int32), tokens.shape)
+
+
+class PositionOptions:
+  """Mixin for model configs with `position_embedding`, `d_model`, `head_dim` and `rope_base`:
+  the checks and the rotary base every family with these options shares."""
+
+  def require_position_options(self) -> None:
+    self.require(self.rope_base > 0, 'rope_base', 'must be > 0')
+    # Sinusoids pair up model dimensions, rotary embeddings head dimensions.
+    self.require(self.position_embedding != 'sinusoidal' or self.d_model % 2 == 0, 'd_model',
+                 'must be even for sinusoidal positions')
+    self.require(self.position_embedding != 'rope' or self.head_dim % 2 == 0, 'head_dim',
+                 'must be even for rotary embeddings')
+
+  @property
+  def rope(self) -> Optional[float]:
+    """The rotary base self-attention applies, or None without rotary embeddings."""
+    return self.rope_base if self.position_embedding == 'rope' else None

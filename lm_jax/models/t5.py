@@ -10,8 +10,8 @@ from lm_jax.models.attention import (MultiHeadAttention, combine_masks, make_att
                                      make_causal_mask, make_segment_mask)
 from lm_jax.models.layers import NORM_POSITIONS, Dropout, Embed, MlpBlock, RMSNorm, residual
 from lm_jax.models.model_config import DTYPE_OPTIONS, ModelConfig
-from lm_jax.models.position_encoding import (POSITION_EMBEDDINGS, PositionEmbedding, check_length,
-                                             default_positions)
+from lm_jax.models.position_encoding import (POSITION_EMBEDDINGS, PositionEmbedding,
+                                             PositionOptions, check_length, default_positions)
 from lm_jax.models.registry import register_model
 from lm_jax.models.relative_position import RelativePositionBias
 
@@ -20,7 +20,7 @@ T5_POSITION_EMBEDDINGS = ('relative', *POSITION_EMBEDDINGS)
 
 
 @dataclasses.dataclass(frozen=True)
-class T5Config(ModelConfig):
+class T5Config(PositionOptions, ModelConfig):
   """The keys of `config.model` for `name='t5'` (defaults: T5-small v1.0).
 
   position_embedding: 'relative' is T5's learned bias over bucketed offsets, one table per stack
@@ -73,15 +73,7 @@ class T5Config(ModelConfig):
         'relative_attention_max_distance', 'must exceed relative_attention_num_buckets // 2')
     self.require_choice('position_embedding', T5_POSITION_EMBEDDINGS)
     self.require_choice('norm_position', NORM_POSITIONS)
-    self.require(self.rope_base > 0, 'rope_base', 'must be > 0')
-    self.require(self.position_embedding != 'sinusoidal' or self.d_model % 2 == 0, 'd_model',
-                 'must be even for sinusoidal positions')
-    self.require(self.position_embedding != 'rope' or self.head_dim % 2 == 0, 'head_dim',
-                 'must be even for rotary embeddings')
-
-  @property
-  def rope(self) -> Optional[float]:
-    return self.rope_base if self.position_embedding == 'rope' else None
+    self.require_position_options()
 
 
 def _dropout(cfg: T5Config) -> Dropout:

@@ -9,13 +9,14 @@ import flax.linen as nn
 from lm_jax.models.attention import IMPLEMENTATIONS, MultiHeadAttention
 from lm_jax.models.layers import NORM_POSITIONS, Dropout, LayerNorm, MlpBlock, residual
 from lm_jax.models.model_config import DTYPE_OPTIONS, ModelConfig
-from lm_jax.models.position_encoding import POSITION_EMBEDDINGS, PositionEmbedding
+from lm_jax.models.position_encoding import (POSITION_EMBEDDINGS, PositionEmbedding,
+                                             PositionOptions)
 
 ACTIVATIONS = ('gelu', 'gelu_tanh', 'relu')
 
 
 @dataclasses.dataclass(frozen=True)
-class BlockConfig(ModelConfig):
+class BlockConfig(PositionOptions, ModelConfig):
   """Keys every GPT/BERT/Transformer model config shares; the families add their own and defaults.
 
   norm_position: 'pre' is LayerNorm(x) -> sublayer -> + x, with a final LayerNorm (GPT-2);
@@ -54,16 +55,9 @@ class BlockConfig(ModelConfig):
     self.require_bool('use_bias')
     for key in ('dropout_rate', 'attention_dropout_rate'):
       self.require(0.0 <= getattr(self, key) < 1.0, key, 'must be in [0, 1)')
-    for key in ('layer_norm_epsilon', 'init_std', 'rope_base'):
+    for key in ('layer_norm_epsilon', 'init_std'):
       self.require(getattr(self, key) > 0, key, 'must be > 0')
-    self.require(self.position_embedding != 'sinusoidal' or self.d_model % 2 == 0, 'd_model',
-                 'must be even for sinusoidal positions')
-    self.require(self.position_embedding != 'rope' or self.head_dim % 2 == 0, 'head_dim',
-                 'must be even for rotary embeddings')
-
-  @property
-  def rope(self) -> Optional[float]:
-    return self.rope_base if self.position_embedding == 'rope' else None
+    self.require_position_options()
 
 
 def layer_norm(cfg: BlockConfig, name: str) -> LayerNorm:
