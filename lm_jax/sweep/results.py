@@ -1,0 +1,119 @@
+"""A sweep's results, rebuilt from its runs' directories: `results.csv` (one row per run: point,
+seed, the swept values, final and best metrics, step, time, state) and `results.md` (one row per
+point, seeds aggregated to mean ± std with their count n), plus the plots (plots.py)."""
+import csv
+import io
+import math
+import os
+import statistics
+
+from lm_jax import atomic_files
+from lm_jax.sweep import status
+from lm_jax.sweep.spec import Run, Sweep, describe
+from lm_jax.train import metrics_writer
+
+
+def sweep_dir(sweep: Sweep, root: str) -> str:
+  return os.path.join(root, sweep.name)
+
+
+def _metric_rows(workdir: str) -> list[dict]:
+  try:
+    return metrics_writer.read_metrics(workdir)
+  except FileNotFoundError:
+    return []
+
+
+def _swept_values(sweep: Sweep, root: str, run: Run) -> dict:
+  """Every swept key's value for `run`: its own override, else its config's (the baseline's)."""
+  config = sweep.config(run, root)
+  values = {}
+  for key in sweep.swept_keys:
+    value = config
+    for part in key.split('.'):
+      value = value[part]
+    values[key] = describe(value)
+  return values
+
+
+def run_row(sweep: Sweep, root: str, run: Run, record: dict | None) -> dict:
+  """One run's row: metrics of its last evaluation, the best `sweep.metric` and its step."""
+  rows = _metric_rows(sweep.workdir(root, run))
+  evals = [row for row in rows if any(key.startswith('eval/') for key in row)]
+  final = {key: value for key, value in (evals[-1] if evals else {}).items()
+           if key.startswith('eval/')}
+  scored = [row for row in rows if sweep.metric in row]
+  pick = min if sweep.goal == 'min' else max
+  best = pick(scored, key=lambda row: row[sweep.metric]) if scored else {}
+  record = record or {'state': 'not run'}
+  error = (record.get('error') or '').strip().splitlines()
+  return {'point': run.point, 'seed': run.seed, **_swept_values(sweep, root, run),
+          'state': record['state'], 'step': rows[-1]['step'] if rows else None,
+          **final, f'best {sweep.metric}': best.get(sweep.metric), 'best step': best.get('step'),
+          'seconds': record.get('seconds'), 'error': error[-1] if error else ''}
+
+
+def collect(sweep: Sweep, root: str, known: dict | None = None) -> list[dict]:
+  """One row per run, in sweep order; `known` {run name: record} overrides what is on disk."""
+  known = known or {}
+  return [run_row(sweep, root, run,
+                  known.get(run.name) or status.read(sweep.workdir(root, run)))
+          for run in sweep.runs]
+
+
+def to_csv(rows: list[dict]) -> str:
+  columns = list(dict.fromkeys(key for row in rows for key in row))
+  out = io.StringIO()
+  writer = csv.DictWriter(out, columns, lineterminator='\n')
+  writer.writeheader()
+  writer.writerows(rows)
+  return out.getvalue()
+
+
+def mean_std(values: list[float]) -> str:
+  """'3.214 ± 0.012' (sample std over seeds); one value alone; '' for none."""
+  values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+  if not values:
+    return ''
+  if len(values) == 1:
+    return f'{values[0]:.4g}'
+  return f'{statistics.mean(values):.4g} ± {statistics.stdev(values):.2g}'
+
+
+def _metric_columns(sweep: Sweep, rows: list[dict]) -> list[str]:
+  if sweep.columns:
+    return list(sweep.columns)
+  return list(dict.fromkeys(key for row in rows for key in row if key.startswith('eval/')))
+
+
+def to_markdown(sweep: Sweep, rows: list[dict]) -> str:
+  """One row per point; every metric as mean ± std over the point's finished seeds (n)."""
+  metrics = _metric_columns(sweep, rows) + [f'best {sweep.metric}']
+  header = ['point', *sweep.swept_keys, 'n', *metrics, 'step', 'time (s)']
+  lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  for point in sweep.points:
+    runs = [row for row in rows if row['point'] == point]
+    finished = [row for row in runs if row['state'] == 'finished']
+    states = sorted({row['state'] for row in runs} - {'finished'})
+    cells = [point + (f' ({", ".join(states)})' if states else ''),
+             *[runs[0][key] for key in sweep.swept_keys], str(len(finished)),
+             *[mean_std([row.get(m) for row in finished]) for m in metrics],
+             mean_std([row['step'] for row in finished]),
+             mean_std([row['seconds'] for row in finished])]
+    lines.append('| ' + ' | '.join(cells) + ' |')
+  goal = 'lower' if sweep.goal == 'min' else 'higher'
+  return (f'Sweep `{sweep.name}` ({sweep.path}), base `{sweep.base}`; mean ± sample std over '
+          f'the n finished seeds of {list(sweep.seeds)}; best {sweep.metric}: {goal} is better.'
+          '\n\n' + '\n'.join(lines) + '\n')
+
+
+def write(sweep: Sweep, root: str, known: dict | None = None) -> list[dict]:
+  """Rewrites results.csv, results.md and the plots from the runs' directories."""
+  from lm_jax.sweep import plots  # matplotlib only when tables are written
+  rows = collect(sweep, root, known)
+  directory = sweep_dir(sweep, root)
+  os.makedirs(directory, exist_ok=True)
+  atomic_files.write_text(os.path.join(directory, 'results.csv'), to_csv(rows))
+  atomic_files.write_text(os.path.join(directory, 'results.md'), to_markdown(sweep, rows))
+  plots.write(sweep, root, rows)
+  return rows
