@@ -28,3 +28,13 @@ def test_accelerator_requirements_pin_the_tested_jax_with_a_real_extra(path, ext
   tested_range = _requirement('requirements.txt', 'jax')[len('jax'):]
   assert requirement[len(f'jax[{extra}]'):] == tested_range
   assert extra in importlib.metadata.metadata('jax').get_all('Provides-Extra')
+
+
+def test_the_package_installs_the_tested_ranges_and_the_same_extras():
+  import tomllib
+  with open(os.path.join(REPO, 'pyproject.toml'), 'rb') as f:
+    project = tomllib.load(f)
+  assert project['tool']['setuptools']['dynamic']['dependencies'] == {
+      'file': ['requirements.txt']}
+  for extra, requirements in project['project']['optional-dependencies'].items():
+    assert requirements == [_requirement(f'requirements-{extra}.txt', 'jax')]
