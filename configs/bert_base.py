@@ -29,7 +29,7 @@ def get_config(variant=None):
       num_layers=12, max_length=512, type_vocab_size=2, activation='gelu', norm_position='post',
       layer_norm_epsilon=1e-12, dropout_rate=0.1, attention_dropout_rate=0.1, init_std=0.02,
       position_embedding='learned', dtype='float32',
-      attention_impl='exact')  # 'fused': cuDNN flash attention on GPU (README, GPU / TPU)
+      attention_impl='exact')  # 'fused': cuDNN flash attention on GPU (docs/accelerators.md)
   # §3.1 / §A.1: select 15% of the tokens; 80% of them become [MASK], 10% a random token.
   c.data.objective = 'mlm'
   c.data.mlm_probability = 0.15

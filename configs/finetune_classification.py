@@ -27,13 +27,13 @@ tiny       WordNet, fine-tuning a tiny pretrained T5 (configs/t5_small.py:tiny),
            expect: from the 200-step tiny T5, about 50 s and validation accuracy / macro F1
            30.5 / 11.8 at step 1000 (128 examples); from one pretrained 2,000 steps
            (`--config.num_train_steps=2000`), 33 s and test 40.1 / 15.5 against the majority
-           class's 12.5 / 0.5 (README results, 2026-12).
+           class's 12.5 / 0.5 (docs/finetuning_results.md, 2026-12).
 bert_tiny  WordNet with a classification head on a tiny pretrained BERT (configs/bert_base.py:tiny).
              python -m lm_jax.main --config=configs/finetune_classification.py:bert_tiny \
                  --config.init_from=runs/bert_base_tiny
            expect: from the tiny BERT pretrained 1,000 steps (`--config.num_train_steps=1000`),
            32 s and test accuracy / macro F1 27.9 / 3.8 against the majority class's 12.5 / 0.5
-           (README results, 2026-12).
+           (docs/finetuning_results.md, 2026-12).
 """
 from lm_jax.config import presets
 from lm_jax.config.schema import default_config

@@ -32,17 +32,17 @@ docstrings  offline extractive QA on Python modules' functions (`docstring_qa_in
 tiny        the library reference QA, fine-tuning a tiny pretrained T5 (configs/t5_small.py:tiny).
               python -m lm_jax.main --config=configs/finetune_qa.py:tiny \
                   --config.init_from=runs/t5_small_tiny
-            expect: from the tiny T5 pretrained 2,000 steps, about 7 minutes (404 s, README
-            results, 2026-11) and test EM / F1 0.0 / 11.2, below the context's first sentence's
-            25.7 / 46.9: 4.9k questions are too few to learn copying from (README results,
-            2026-12).
+            expect: from the tiny T5 pretrained 2,000 steps, about 7 minutes (404 s, 2026-11)
+            and test EM / F1 0.0 / 11.2, below the context's first sentence's 25.7 / 46.9: 4.9k
+            questions are too few to learn copying from (docs/finetuning_results.md, 2026-12).
 cpu         the docstring QA with the recipe that learns on CPU (batch 64, AdamW; 3000 steps)
             from the mini T5 (configs/t5_small.py:mini pretrained 2,000 steps).
               python -m lm_jax.main --config=configs/finetune_qa.py:cpu \
                   --config.init_from=runs/t5_small_mini
             expect: about 90 minutes (tests shared the CPU at first); it learns to find and copy
             the answer between steps 1250 and 1500, and scores test EM / F1 52.0 / 76.0 (2,000
-            examples) against the context's first entry's 31.3 / 45.6 (README results, 2026-12).
+            examples) against the context's first entry's 31.3 / 45.6
+            (docs/finetuning_results.md, 2026-12).
 """
 from lm_jax.config import presets
 from lm_jax.config.schema import default_config

@@ -30,16 +30,16 @@ docstrings  the offline standard-library docstrings: the rest of a docstring -> 
 tiny        the code summaries, fine-tuning a tiny pretrained T5 (configs/t5_small.py:tiny).
               python -m lm_jax.main --config=configs/finetune_summarization.py:tiny \
                   --config.init_from=runs/t5_small_tiny
-            expect: from the tiny T5 pretrained 2,000 steps, about 3½ minutes (206 s, README
-            results, 2026-11) and test ROUGE-1 / 2 / L 12.3 / 1.7 / 12.1 (2,000 examples),
-            tying copying the input (14.5 / 2.7 / 12.1) on ROUGE-L only (README results, 2026-12).
+            expect: from the tiny T5 pretrained 2,000 steps, about 3½ minutes (206 s, 2026-11)
+            and test ROUGE-1 / 2 / L 12.3 / 1.7 / 12.1 (2,000 examples), tying copying the input
+            (14.5 / 2.7 / 12.1) on ROUGE-L only (docs/finetuning_results.md, 2026-12).
 cpu         the code summaries with the recipe that learns on CPU (batch 64, AdamW; 3000 steps)
             from the mini T5 (configs/t5_small.py:mini pretrained 2,000 steps).
               python -m lm_jax.main --config=configs/finetune_summarization.py:cpu \
                   --config.init_from=runs/t5_small_mini
             expect: about 45 minutes with another run sharing the CPU; test ROUGE-1 / 2 / L
             17.9 / 4.3 / 17.0 (2,000 examples) against copying the input's 14.5 / 2.7 / 12.1
-            (README results, 2026-12).
+            (docs/finetuning_results.md, 2026-12).
 """
 from lm_jax.config import presets
 from lm_jax.config.schema import default_config

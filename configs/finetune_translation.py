@@ -22,9 +22,9 @@ system  the same recipe on the offline gettext catalogs of the machine's softwar
 tiny    those system pairs, fine-tuning a tiny pretrained T5 (configs/t5_small.py:tiny).
           python -m lm_jax.main --config=configs/finetune_translation.py:tiny \
               --config.init_from=runs/t5_small_tiny
-        expect: from the tiny T5 pretrained 2,000 steps, about 3½ minutes (203 s, README
-        results, 2026-11) and test BLEU / chrF 0.6 / 10.6, far below copying the input's
-        12.9 / 26.9 (README results, 2026-12).
+        expect: from the tiny T5 pretrained 2,000 steps, about 3½ minutes (203 s, 2026-11) and
+        test BLEU / chrF 0.6 / 10.6, far below copying the input's 12.9 / 26.9
+        (docs/finetuning_results.md, 2026-12).
 cpu     those system pairs, whole, with the recipe that learns on CPU (AdamW; 3000 steps),
         from a model that has already learned to copy: the mini T5 fine-tuned on the docstring
         QA (configs/finetune_qa.py:cpu, whose workdir is runs/finetune_qa_cpu).
@@ -32,7 +32,7 @@ cpu     those system pairs, whole, with the recipe that learns on CPU (AdamW; 30
               --config.init_from=runs/finetune_qa_cpu
         expect: about 37 minutes and test BLEU / chrF 14.0 / 33.3, beating copying the input
         (12.9 / 26.9); every CPU run from a pretrained model alone stayed at BLEU 0.6-5.5
-        (README results, 2026-12).
+        (docs/finetuning_results.md, 2026-12).
 """
 from lm_jax.config import presets
 from lm_jax.config.schema import default_config

@@ -29,7 +29,7 @@ def get_config(variant=None):
       num_layers=12, max_length=1024, activation='gelu_tanh', norm_position='pre',
       layer_norm_epsilon=1e-5, dropout_rate=0.1, attention_dropout_rate=0.1, init_std=0.02,
       position_embedding='learned', tie_embeddings=True, dtype='float32',
-      attention_impl='exact')  # 'fused': cuDNN flash attention on GPU (README, GPU / TPU)
+      attention_impl='exact')  # 'fused': cuDNN flash attention on GPU (docs/accelerators.md)
   # Documents end to end in 1024-token rows (GPT-2 §2.3: context 1024), attention kept within
   # each document by the segment ids.
   c.data.objective = 'causal_lm'

@@ -14,7 +14,7 @@ cpu     the real shape on a laptop CPU: inputs 128, batch 8, 200 steps (the READ
         expect: about 4 min 20 s from a fresh data dir (building the corpus and training the
         tokenizer included); eval loss / perplexity / span-token accuracy 5.720 / 305.0 / 0.244
         at step 100, 5.380 / 217.1 / 0.278 at step 200.
-tiny    a 2-layer model for tests, 200 steps (the README's fine-tuning results pretrain it
+tiny    a 2-layer model for tests, 200 steps (docs/finetuning_results.md pretrains it
         2,000 steps, `--config.num_train_steps=2000`: 59 s).
           python -m lm_jax.main --config=configs/t5_small.py:tiny
         expect: about 20 s; at step 200 eval loss 4.788, perplexity 120.0, span-token accuracy

@@ -48,7 +48,7 @@ def test_the_check_sees_a_branch(tmp_path):
 # The layers of lm_jax, bottom first: a module imports only from its own package and from lower
 # layers, so the import graph has no upward arrow and no cycle. Modules of one layer do not
 # import each other's packages (models and data stay independent, and so do generation and
-# convert). README "Architecture" says what each package owns.
+# convert). docs/architecture.md says what each package owns.
 LAYERS = (
     ('lm_jax.families', 'lm_jax.choices', 'lm_jax.atomic_files'),
     ('lm_jax.models', 'lm_jax.data', 'lm_jax.partitioning'),

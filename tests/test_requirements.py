@@ -1,5 +1,5 @@
 """The accelerator requirement files ask for the JAX release the tests ran with, through extras
-that release declares (README "Running on GPU / TPU")."""
+that release declares (docs/accelerators.md)."""
 import importlib.metadata
 import os
 import re

@@ -3,7 +3,7 @@ data files, the Python docs' reST sources, gettext catalogs): a test of a code p
 runs on any machine; only the tests of the installed data need the Debian packages."""
 import sys
 
-# The Debian packages of the installed data (README "Offline task datasets"), which the skip
+# The Debian packages of the installed data (docs/tasks.md, "Offline task datasets"), which the skip
 # reasons of their tests name.
 WORDNET_PACKAGE = 'wordnet-base'
 DOCS_PACKAGE = f'python3.{sys.version_info.minor}-doc'  # the docs of the running Python
