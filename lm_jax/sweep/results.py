@@ -80,16 +80,38 @@ def mean_std(values: list[float]) -> str:
   return f'{statistics.mean(values):.4g} ± {statistics.stdev(values):.2g}'
 
 
+def _signed(values: list[float]) -> str:
+  text = mean_std(values)
+  return text if not text or text.startswith('-') else '+' + text
+
+
 def _metric_columns(sweep: Sweep, rows: list[dict]) -> list[str]:
   if sweep.columns:
     return list(sweep.columns)
   return list(dict.fromkeys(key for row in rows for key in row if key.startswith('eval/')))
 
 
+BASELINE = 'baseline'  # a point of this name gets every other point's paired difference to it
+
+
+def paired_differences(sweep: Sweep, rows: list[dict], point: str) -> list[float]:
+  """`point`'s final METRIC minus the baseline's, seed by seed: a seed fixes the initialisation
+  and the data order for every point, so the pairs cancel much of the seed noise."""
+  def finished(name):
+    return {row['seed']: row.get(sweep.metric) for row in rows
+            if row['point'] == name and row['state'] == 'finished'
+            and isinstance(row.get(sweep.metric), (int, float))}
+  base, here = finished(BASELINE), finished(point)
+  return [here[seed] - base[seed] for seed in here if seed in base]
+
+
 def to_markdown(sweep: Sweep, rows: list[dict]) -> str:
-  """One row per point; every metric as mean ± std over the point's finished seeds (n)."""
+  """One row per point; every metric as mean ± std over the point's finished seeds (n); with a
+  point named 'baseline', each point's paired difference to it."""
   metrics = _metric_columns(sweep, rows) + [f'best {sweep.metric}']
-  header = ['point', *sweep.swept_keys, 'n', *metrics, 'step', 'time (s)']
+  paired = BASELINE in sweep.points
+  delta = [f'Δ {sweep.metric} vs baseline (paired)'] if paired else []
+  header = ['point', *sweep.swept_keys, 'n', *metrics, *delta, 'step', 'time (s)']
   lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   for point in sweep.points:
     runs = [row for row in rows if row['point'] == point]
@@ -98,6 +120,7 @@ def to_markdown(sweep: Sweep, rows: list[dict]) -> str:
     cells = [point + (f' ({", ".join(states)})' if states else ''),
              *[runs[0][key] for key in sweep.swept_keys], str(len(finished)),
              *[mean_std([row.get(m) for row in finished]) for m in metrics],
+             *([_signed(paired_differences(sweep, rows, point))] if paired else []),
              mean_std([row['step'] for row in finished]),
              mean_std([row['seconds'] for row in finished])]
     lines.append('| ' + ' | '.join(cells) + ' |')

@@ -58,6 +58,11 @@ def test_tables_aggregate_seeds_and_plots_are_written(tmp_path):
   expected = (f'{statistics.mean([0.3, 0.33]):.4g} ± {statistics.stdev([0.3, 0.33]):.2g}')
   baseline_line = next(line for line in table.splitlines() if line.startswith('| baseline |'))
   assert expected in baseline_line and '| 2 |' in baseline_line
+  # wide - baseline, seed by seed: 0.5 - 0.3 and 0.45 - 0.33
+  wide_line = next(line for line in table.splitlines() if line.startswith('| wide |'))
+  differences = [0.5 - 0.3, 0.45 - 0.33]
+  assert (f'| +{statistics.mean(differences):.4g} ± {statistics.stdev(differences):.2g} |'
+          in wide_line)
   assert '| broken (failed, not run) |' in table
   for png in ('metric_by_axis.png', 'learning_curves.png'):
     assert (directory / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
