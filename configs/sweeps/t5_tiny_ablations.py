@@ -5,6 +5,9 @@ Applications?").
 
   python -m lm_jax.sweep --sweep=configs/sweeps/t5_tiny_ablations.py
 
+expect: 14 runs in about 45 minutes on 2 CPU cores; the table and plot of 2026-12-07 are in the
+README (docs/results/t5_tiny_ablations/).
+
 Baseline: configs/t5_small.py:tiny (2 + 2 layers, d_model 64), span corruption on the embedded
 corpus, 3,000 steps. Each point changes one thing: the position encoding (T5's relative bias,
 sinusoidal, learned, rotary), the feed-forward (ReLU, T5.1.1's gated-GELU), where the norm sits
