@@ -62,7 +62,7 @@ if TEST:  # a sweep of two points, trained here in seconds
   ROOT = tempfile.mkdtemp()
   SWEEP_FILE = os.path.join(ROOT, 'tiny_test_sweep.py')
   with open(SWEEP_FILE, 'w') as f:
-    f.write("BASE = 'configs/t5_small.py:tiny'\nSEEDS = (0, 1)\n"
+    f.write("BASE = 'configs/t5_small.py:tiny'\nSEEDS = (0,)\n"
             "COMMON = {'num_train_steps': 6, 'eval_every_steps': 3, "
             "'checkpoint_every_steps': 6, 'per_device_batch_size': 2, 'num_eval_batches': 1, "
             "'num_samples': 0}\n"
