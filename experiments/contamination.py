@@ -1,8 +1,9 @@
 """How much of each fine-tuning task's test split the pretraining corpus already holds: GPT-3's
 13-gram overlap (lm_jax/evaluation/contamination.py) between the embedded corpus the tiny models
 pretrain on (`stdlib_docs`, the standard library's docstrings) and the test splits of the tasks
-experiments/finetune_tasks.py reports. The docstring tasks are built from docstrings too, so some
-overlap is expected; this measures how much.
+configs/sweeps/finetune_tasks.py reports (which also scores each task on its clean subset). The
+docstring tasks are built from docstrings too, so some overlap is expected; this measures how
+much.
 
   python experiments/contamination.py [--data_dir DIR] [--n 13]
 
@@ -18,16 +19,12 @@ sys.path.insert(0, REPO)
 
 from lm_jax.config.schema import load_config  # noqa: E402
 from lm_jax.data import pipeline, sources  # noqa: E402
+from lm_jax.data.tasks.task import without_prefix  # noqa: E402
 from lm_jax.evaluation import contamination  # noqa: E402
 
 PRETRAINING = 'configs/t5_small.py:tiny'
 TASKS = ['configs/finetune_classification.py:tiny', 'configs/finetune_summarization.py:cpu',
          'configs/finetune_qa.py:cpu', 'configs/finetune_translation.py:cpu']
-
-
-def _without_prefix(text: str) -> str:
-  """'summarize: def f(): ...' -> 'def f(): ...': the task prefix is the task's, not data."""
-  return text.split(': ', 1)[1] if ': ' in text else text
 
 
 def main():
@@ -49,7 +46,7 @@ def main():
     config = load_config(os.path.join(REPO, spec))
     config.data.data_dir = args.data_dir
     test = pipeline.task_examples(config.data, 'test')
-    examples = [{'input': _without_prefix(test[i].inputs), 'target': test[i].targets}
+    examples = [{'input': without_prefix(test[i].inputs), 'target': test[i].targets}
                 for i in range(len(test))]
     overlap = contamination.measure(corpus_texts, examples, args.n)
     report[config.data.task] = {

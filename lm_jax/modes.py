@@ -5,6 +5,8 @@ import os
 import jax
 import ml_collections
 
+from lm_jax import atomic_files
+from lm_jax.evaluation import held_out
 from lm_jax.generation import prompts
 from lm_jax.train import loop
 from lm_jax.train.trainer import Trainer
@@ -44,16 +46,25 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   split = config.eval.split or config.data.eval_split
   scores, records = trainer.evaluate(params, split)
   result = {'step': step, 'checkpoint': config.eval.checkpoint, 'split': split,
-            'task': config.data.task, 'num_predictions': len(records), 'metrics': scores}
+            'task': config.data.task, 'num_predictions': len(records), 'metrics': scores,
+            **held_out.report(config, trainer.metric_names(), split,
+                              [r['prediction'] for r in records])}
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, f'eval_{split}.json'), 'w') as f:
-      json.dump(result, f, indent=2)
-    with open(os.path.join(workdir, f'predictions_{split}.jsonl'), 'w') as f:
-      for record in records:
-        f.write(json.dumps(record, ensure_ascii=False) + '\n')
-  print(f'{config.eval.checkpoint} checkpoint (step {step}) on {split}: ' +
-        ', '.join(f'{k}={v:.4g}' for k, v in scores.items()))
+    atomic_files.write_text(os.path.join(workdir, f'predictions_{split}.jsonl'), ''.join(
+        json.dumps(record, ensure_ascii=False) + '\n' for record in records))
+    atomic_files.write_json(os.path.join(workdir, f'eval_{split}.json'), result, indent=2)
+  print(f'{config.eval.checkpoint} checkpoint (step {step}) on {split}: ' + _joined(scores))
+  if 'baseline' in result:
+    print(f"baseline, {result['baseline']['name']}: " + _joined(result['baseline']['metrics']))
+  if 'clean' in result:
+    clean = result['clean']
+    print(f"clean subset ({clean['examples']} examples; {clean['dirty']} share a "
+          f"{clean['n']}-gram with {clean['against']}): " + _joined(clean['metrics']))
   return result
+
+
+def _joined(scores: dict) -> str:
+  return ', '.join(f'{k}={v:.4g}' for k, v in scores.items())
 
 
 def train(config, workdir: str, prompt_texts: list[str]):

@@ -53,6 +53,11 @@ def default_config() -> ml_collections.ConfigDict:
   c.eval.num_examples = 200        # decoded per evaluation, from the start of the split (None: all).
   c.eval.split = ml_collections.config_dict.placeholder(str)  # eval mode; None = data.eval_split.
   c.eval.checkpoint = 'latest'     # eval mode: 'latest' or 'best' (checkpoints_best).
+  c.eval.baseline = False          # eval mode: also score the task's trivial baseline.
+  # Eval mode: '<dataset>:<feature>' (the pretraining text) whose 13-grams mark test examples as
+  # dirty; the scores are then also reported on the clean rest (lm_jax/evaluation/held_out.py).
+  c.eval.decontaminate_against = ml_collections.config_dict.placeholder(str)
+  c.eval.decontaminate_ngram = 13  # GPT-3's N; shorter texts (UI messages) need a smaller one.
 
   c.loss = ml_collections.ConfigDict()
   c.loss.label_smoothing = 0.0
@@ -206,6 +211,13 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   require(e.num_examples is None or (isinstance(e.num_examples, int) and e.num_examples > 0),
           'eval.num_examples', 'must be a positive integer, or None for the whole split')
   require(e.checkpoint in EVAL_CHECKPOINTS, 'eval.checkpoint', f'must be one of {EVAL_CHECKPOINTS}')
+  require(isinstance(e.baseline, bool), 'eval.baseline', 'must be True or False')
+  against = e.decontaminate_against
+  require(against is None or (len(against.split(':')) == 2 and all(against.split(':'))),
+          'eval.decontaminate_against',
+          "must name a '<dataset>:<feature>' pair, e.g. 'stdlib_docs:text', or be None")
+  require(isinstance(e.decontaminate_ngram, int) and e.decontaminate_ngram > 0,
+          'eval.decontaminate_ngram', 'must be a positive integer')
   from lm_jax.evaluation import metrics  # the registry owns the metric names
   try:
     metrics.check_names(tuple(e.metrics))

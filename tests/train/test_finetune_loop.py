@@ -12,6 +12,7 @@ from lm_jax import modes, partitioning
 from lm_jax.config.schema import load_config, override
 from lm_jax.data import packing, tasks
 from lm_jax.data.builders import wordnet_categories
+from lm_jax.evaluation import held_out, metrics
 from lm_jax.train import loop, run_dir
 from lm_jax.train.metrics_writer import read_metrics
 from lm_jax.train.trainer import Trainer
@@ -117,7 +118,11 @@ def test_eval_mode_reproduces_the_metrics_logged_in_training(data_dir, pretraine
   loop.train_and_evaluate(_translation(data_dir, pretrained_t5, num_train_steps=10), workdir)
   logged = [m for m in read_metrics(workdir) if 'eval/loss' in m][-1]
 
-  result = modes.evaluate_checkpoint(_translation(data_dir, None, mode='eval'), workdir, [])
+  # With the trivial baseline, and the clean subset against the German side of its own training
+  # split: 3-grams, as UI messages are short and share phrases ('Geben Sie einen gültigen ...').
+  result = modes.evaluate_checkpoint(_translation(data_dir, None, mode='eval', **{
+      'eval.baseline': True, 'eval.decontaminate_against': 'django_translations/de:target',
+      'eval.decontaminate_ngram': 3}), workdir, [])
   with open(os.path.join(workdir, 'eval_validation.json')) as f:
     assert json.load(f) == result
   assert result['step'] == 10 and result['num_predictions'] == 16
@@ -128,6 +133,22 @@ def test_eval_mode_reproduces_the_metrics_logged_in_training(data_dir, pretraine
   assert len(records) == 16
   assert records[0]['input'].startswith('translate English to German: ')
   assert records[0]['references'] and isinstance(records[0]['prediction'], str)
+
+  copies = [r['input'].split(': ', 1)[1] for r in records]
+  references = [r['references'] for r in records]
+  assert result['baseline'] == {'name': 'copy the input', 'metrics': metrics.compute(
+      ('bleu', 'chrf'), copies, references)}
+  clean = result['clean']
+  assert clean['examples'] + clean['dirty'] == 16 and clean['n'] == 3
+  examples = [tasks.Example(r['input'], r['references'][0], tuple(r['references']))
+              for r in records]
+  corpus = held_out.corpus_texts(_translation(data_dir, None).data, clean['against'])
+  keep = [i for i, dirty in enumerate(held_out.dirty_flags(corpus, examples, 3)) if not dirty]
+  assert len(keep) == clean['examples'] and clean['examples'] > 0 and clean['dirty'] > 0
+  assert clean['metrics'] == metrics.compute(
+      ('bleu', 'chrf'), [records[i]['prediction'] for i in keep], [references[i] for i in keep])
+  assert clean['baseline_metrics'] == metrics.compute(
+      ('bleu', 'chrf'), [copies[i] for i in keep], [references[i] for i in keep])
 
 
 def test_early_stopping_stops_and_keeps_the_best_checkpoint(data_dir, pretrained_t5, tmp_path):

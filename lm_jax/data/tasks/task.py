@@ -56,6 +56,12 @@ def single_reference(inputs: str, targets: str) -> Example:
   return Example(inputs, targets, (targets,))
 
 
+def without_prefix(inputs: str) -> str:
+  """'translate English to German: Hello' -> 'Hello': an input without the task's prefix (the
+  prefix is the task's, not the example's text)."""
+  return inputs.split(': ', 1)[1] if ': ' in inputs else inputs
+
+
 class Examples(Sequence):
   """`examples[i] -> Example`: a task's preprocessing mapped lazily over a split's records."""
 
