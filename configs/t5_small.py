@@ -20,7 +20,7 @@ tiny    a 2-layer model for tests, 200 steps (docs/finetuning_results.md pretrai
         expect: about 20 s; at step 200 eval loss 4.788, perplexity 120.0, span-token accuracy
         0.297.
 mini    tiny at width 128 (d_ff 512), 200 steps; the fine-tuning configs' `:cpu` variants start
-        from it pretrained 2,000 steps, as experiments/finetune_tasks.py does:
+        from it pretrained 2,000 steps, as configs/sweeps/finetune_tasks.py does:
           python -m lm_jax.main --config=configs/t5_small.py:mini --config.num_train_steps=2000
         expect: about 2 min; at step 2000 eval loss 4.196, perplexity 66.4, span-token accuracy
         0.315.

@@ -45,7 +45,8 @@ def _dry_run(sweep: spec.Sweep, root: str) -> None:
     recorded = [runner.status.read(sweep.workdir(root, sweep.run(point, s))) for s in sweep.seeds]
     states = [r['state'] if r else 'new' for r in recorded]
     base = '' if run.config_spec == sweep.base else f'[{run.config_spec}] '
-    print(f'  {point:24s} {base}{run.overrides or "(the base config)"}  '
+    evaluate = '' if run.evaluate is None else f' then eval {run.evaluate}'
+    print(f'  {point:24s} {base}{run.overrides or "(the base config)"}{evaluate}  '
           f'{", ".join(states)}')
 
 

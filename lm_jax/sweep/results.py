@@ -3,6 +3,7 @@ seed, the swept values, final and best metrics, step, time, state) and `results.
 point, seeds aggregated to mean ± std with their count n), plus the plots (plots.py)."""
 import csv
 import io
+import json
 import math
 import os
 import statistics
@@ -36,6 +37,31 @@ def _swept_values(sweep: Sweep, root: str, run: Run) -> dict:
   return values
 
 
+def _held_out(sweep: Sweep, root: str, run: Run) -> dict:
+  """The evaluation after training (the point's `evaluate`), flat: 'test/bleu',
+  'test/baseline/bleu', 'test/clean/bleu', 'test/clean_baseline/bleu', 'test/examples', ..."""
+  if run.evaluate is None:
+    return {}
+  split = run.evaluate.get('eval.split') or sweep.config(run, root).data.eval_split
+  try:
+    with open(os.path.join(sweep.workdir(root, run), f'eval_{split}.json')) as f:
+      result = json.load(f)
+  except (FileNotFoundError, ValueError):
+    return {}
+  row = {f'{split}/{k}': v for k, v in result['metrics'].items()}
+  row.update({f'{split}/examples': result['num_predictions'], f'{split}/step': result['step']})
+  if 'baseline' in result:
+    row[f'{split}/baseline'] = result['baseline']['name']
+    row.update({f'{split}/baseline/{k}': v for k, v in result['baseline']['metrics'].items()})
+  if 'clean' in result:
+    clean = result['clean']
+    row[f'{split}/clean_examples'] = clean['examples']
+    row.update({f'{split}/clean/{k}': v for k, v in clean['metrics'].items()})
+    row.update({f'{split}/clean_baseline/{k}': v
+                for k, v in clean.get('baseline_metrics', {}).items()})
+  return row
+
+
 def run_row(sweep: Sweep, root: str, run: Run, record: dict | None) -> dict:
   """One run's row: metrics of its last evaluation, the best `sweep.metric` and its step."""
   rows = _metric_rows(sweep.workdir(root, run))
@@ -50,7 +76,8 @@ def run_row(sweep: Sweep, root: str, run: Run, record: dict | None) -> dict:
   return {'point': run.point, 'seed': run.seed, **_swept_values(sweep, root, run),
           'state': record['state'], 'step': rows[-1]['step'] if rows else None,
           **final, f'best {sweep.metric}': best.get(sweep.metric), 'best step': best.get('step'),
-          'seconds': record.get('seconds'), 'error': error[-1] if error else ''}
+          'seconds': record.get('seconds'), **_held_out(sweep, root, run),
+          'error': error[-1] if error else ''}
 
 
 def collect(sweep: Sweep, root: str, known: dict | None = None) -> list[dict]:
@@ -127,7 +154,44 @@ def to_markdown(sweep: Sweep, rows: list[dict]) -> str:
   goal = 'lower' if sweep.goal == 'min' else 'higher'
   return (f'Sweep `{sweep.name}` ({sweep.path}), base `{sweep.base}`; mean ± sample std over '
           f'the n finished seeds of {list(sweep.seeds)}; best {sweep.metric}: {goal} is better.'
-          '\n\n' + '\n'.join(lines) + '\n')
+          '\n\n' + '\n'.join(lines) + '\n' + held_out_markdown(sweep, rows))
+
+
+# The per-example scores a point's evaluation reports, not the task metrics held-out tables show.
+_NOT_TASK_METRICS = ('loss', 'perplexity', 'token_accuracy', 'examples', 'step', 'clean_examples',
+                     'baseline')
+
+
+def held_out_markdown(sweep: Sweep, rows: list[dict]) -> str:
+  """The points' evaluations after training, one row per point and task metric: the model,
+  the trivial baseline, and both on the clean subset; '' when no point has one."""
+  lines = []
+  for point in sweep.points:
+    finished = [row for row in rows if row['point'] == point and row['state'] == 'finished']
+    run = next(run for run in sweep.runs if run.point == point)
+    if run.evaluate is None or not finished:
+      continue
+    split = next(key.split('/')[0] for key in finished[0] if key.endswith('/examples'))
+
+    def cell(key):
+      return mean_std([row.get(f'{split}/{key}') for row in finished])
+    names = [key.split('/', 1)[1] for key in finished[0]
+             if key.startswith(split + '/') and key.count('/') == 1
+             and key.split('/')[1] not in _NOT_TASK_METRICS]
+    for name in names:
+      lines.append(
+          f"| {point} | {split} | {cell('examples')} | {name} | {cell(name)} | "
+          f"{cell('baseline/' + name)} | {finished[0].get(split + '/baseline', '')} | "
+          f"{cell('clean_examples')} | {cell('clean/' + name)} | "
+          f"{cell('clean_baseline/' + name)} | {cell('step')} |")
+  if not lines:
+    return ''
+  header = ('| point | split | examples | metric | score | baseline | baseline is | '
+            'clean examples | clean score | clean baseline | checkpoint step |')
+  return ('\nEvaluation after training (each point\'s `evaluate`): the task metrics beside the '
+          'trivial baseline on the same examples, and both on the clean subset (no 13-gram '
+          'shared with the pretraining text) where one was asked for.\n\n' + header + '\n|' +
+          '---|' * header.count(' | ') + '---|\n' + '\n'.join(lines) + '\n')
 
 
 def write(sweep: Sweep, root: str, known: dict | None = None) -> list[dict]:

@@ -43,6 +43,7 @@ def train_run(sweep: Sweep, root: str, run: Run) -> dict:
   """Trains `run` in this process unless it finished; returns its status record. Errors are
   recorded (with their last lines) and returned, not raised."""
   import jax  # here, so that reading sweep files and tables does not start JAX
+  from lm_jax import modes
   from lm_jax.train import loop
 
   workdir = sweep.workdir(root, run)
@@ -63,6 +64,8 @@ def train_run(sweep: Sweep, root: str, run: Run) -> dict:
     start = time.time()
     try:
       loop.train_and_evaluate(sweep.config(run, root), workdir)
+      if run.evaluate is not None:  # a kill before it ends re-runs only this (training is done)
+        modes.evaluate_checkpoint(sweep.eval_config(run, root), workdir, [])
       record = {'state': FINISHED}
     except Exception as e:  # recorded and reported; the other points go on
       record = {'state': FAILED, 'error': status.tail(''.join(

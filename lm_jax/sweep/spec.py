@@ -15,9 +15,10 @@ A sweep file is a small Python module (see configs/sweeps/):
     for values in product({'optimizer.learning_rate': [1e-3, 3e-3], 'model.d_ff': [128, 256]}):
       add(None, values)                  # None: named from its values, lr=0.001,d_ff=128
 
-`add(name, overrides, config=None)`: `config` gives the point its own base config; an override
-`'init_from': '@name'` starts the point from point `name`'s run (same seed), which then runs
-first. Every point's keys are set on its config and validated by the schema when the file is
+`add(name, overrides, config=None, evaluate=None)`: `config` gives the point its own base
+config; an override `'init_from': '@name'` starts the point from point `name`'s run (same seed),
+which then runs first; `evaluate` (eval-mode overrides, e.g. {'eval.split': 'test',
+'eval.checkpoint': 'best'}) scores the trained run once more, as `--config.mode=eval` would. Every point's keys are set on its config and validated by the schema when the file is
 read, so a typo is reported with the point and the key before any training.
 """
 import dataclasses
@@ -49,6 +50,7 @@ class Run:
   config_spec: str  # file[:variant]
   overrides: dict   # the point's own values (COMMON and the seed not included)
   depends_on: str | None = None  # the point whose run init_from starts from
+  evaluate: dict | None = None  # eval-mode overrides of the evaluation after training
 
   @property
   def name(self) -> str:
@@ -94,6 +96,8 @@ class Sweep:
     sweep file is not mistaken for the one that finished."""
     identity = {'config': run.config_spec, 'common': self.common, 'overrides': run.overrides,
                 'seed': run.seed}
+    if run.evaluate is not None:
+      identity['evaluate'] = run.evaluate
     return json.loads(json.dumps(identity, default=str))  # tuples and lists compare alike
 
   def config(self, run: Run, root: str):
@@ -105,6 +109,12 @@ class Sweep:
       values['init_from'] = self.workdir(root, self.run(run.depends_on, run.seed))
     schema.override(config, values)
     config.seed = run.seed
+    return config
+
+  def eval_config(self, run: Run, root: str):
+    """The config of `run`'s evaluation after training: its own, in eval mode, with `evaluate`."""
+    config = self.config(run, root)
+    schema.override(config, {'mode': 'eval', **run.evaluate})
     return config
 
 
@@ -161,32 +171,38 @@ def _load_module(path: str):
 
 def _check_names(module, path: str) -> None:
   """Upper-case names a sweep file sets must be ones the runner reads: `SEED = (0, 1)` is a
-  typo that would otherwise silently run one seed."""
+  typo that would otherwise silently run one seed. A file's own constants start with '_'."""
   for name in vars(module):
-    if name.isupper() and name not in KNOWN_NAMES:
+    if name.isupper() and not name.startswith('_') and name not in KNOWN_NAMES:
       raise SweepError(f'{path} sets {name}, which sweeps do not read; the names a sweep file '
-                       f'can set: {", ".join(KNOWN_NAMES)}.')
+                       f'can set: {", ".join(KNOWN_NAMES)} (name a constant of its own '
+                       f'_{name}).')
   for name in ('BASE', 'points'):
     if not hasattr(module, name):
       raise SweepError(f'{path} has no {name}; a sweep file needs BASE (a config, '
                        "'configs/<file>.py[:variant]') and points(add).")
 
 
-def _collect_points(module, path: str) -> list[tuple[str, dict, str]]:
-  """[(name, overrides, config spec)] as points(add) adds them, names checked."""
+def _collect_points(module, path: str) -> list[tuple[str, dict, str, dict | None]]:
+  """[(name, overrides, config spec, evaluate)] as points(add) adds them, names checked."""
   added = []
 
-  def add(name: str | None = None, overrides: dict | None = None, config: str | None = None):
+  def add(name: str | None = None, overrides: dict | None = None, config: str | None = None,
+          evaluate: dict | None = None):
     overrides = dict(overrides or {})
     name = auto_name(overrides) if name is None else name
     if not isinstance(name, str) or not _NAME.match(name):
       raise SweepError(f'{path}: point name {name!r} must be a non-empty string of letters, '
                        'digits and _.,=+- (it names the point\'s directory).')
-    if any(name == seen for seen, _, _ in added):
+    if any(name == seen for seen, *_ in added):
       raise SweepError(f'{path}: two points are named {name!r}; point names must be unique.')
     if 'seed' in overrides:
       raise SweepError(f'{path}: point {name!r} sets seed; seeds are the SEEDS axis.')
-    added.append((name, overrides, config or module.BASE))
+    if evaluate is not None and not isinstance(evaluate, dict):
+      raise SweepError(f'{path}: point {name!r} has evaluate={evaluate!r}; give a dict of '
+                       "eval-mode overrides, e.g. {'eval.split': 'test'}.")
+    added.append((name, overrides, config or module.BASE,
+                  None if evaluate is None else dict(evaluate)))
 
   module.points(add)
   if not added:
@@ -247,9 +263,9 @@ def load_sweep(path: str, root: str = 'runs') -> Sweep:
   if goal not in GOALS:
     raise SweepError(f'{path}: GOAL must be one of {GOALS}, got {goal!r}.')
   points = _collect_points(module, path)
-  names = [name for name, _, _ in points]
-  runs = [Run(name, seed, spec, overrides, _dependency(name, overrides, names, path))
-          for name, overrides, spec in points for seed in seeds]
+  names = [name for name, *_ in points]
+  runs = [Run(name, seed, spec, overrides, _dependency(name, overrides, names, path), evaluate)
+          for name, overrides, spec, evaluate in points for seed in seeds]
   sweep = Sweep(name=os.path.splitext(os.path.basename(path))[0], path=path, base=module.BASE,
                 seeds=seeds, common=dict(getattr(module, 'COMMON', {})),
                 metric=getattr(module, 'METRIC', 'eval/loss'), goal=goal,
@@ -261,6 +277,8 @@ def load_sweep(path: str, root: str = 'runs') -> Sweep:
       schema.validate_config(config)
       if not config.init_from:  # model values are checked when the model is built (cheap)
         models.build_model(config.model)
+      if run.evaluate is not None:
+        schema.validate_config(sweep.eval_config(run, root))
     except (KeyError, ValueError, TypeError, AttributeError, FileNotFoundError) as e:
       message = e.args[0] if isinstance(e, KeyError) and e.args else e
       raise SweepError(f'{path}: point {run.point!r}: {message}') from e

@@ -83,3 +83,34 @@ def test_emitted_commands_and_slurm_arrays_follow_dependencies(tmp_path):
   assert '--task_index="$SLURM_ARRAY_TASK_ID"' in level0
   assert [run.name for run in emit.levels(sweep)[1]] == ['fine/seed_0', 'fine/seed_1']
   assert 'afterany:$job' in emit.submit_lines(paths)[1]
+
+
+def test_the_evaluation_after_training_is_tabulated_beside_its_baseline(tmp_path):
+  body = ("def points(add):\n  add('plain')\n  add('scored', evaluate={'eval.split': 'test', "
+          "'eval.baseline': True, 'eval.decontaminate_against': 'stdlib_docs:text'})\n")
+  root = str(tmp_path / 'runs')
+  sweep = load_sweep(write_sweep(tmp_path, body), root)
+  _fake_run(sweep, root, 'plain', 0, [0.2])
+  _fake_run(sweep, root, 'scored', 0, [0.2, 0.3])
+  evaluation = {'step': 20, 'split': 'test', 'num_predictions': 50,
+                'metrics': {'loss': 2.5, 'bleu': 14.0, 'chrf': 33.3},
+                'baseline': {'name': 'copy the input', 'metrics': {'bleu': 12.9, 'chrf': 26.9}},
+                'clean': {'against': 'stdlib_docs:text', 'n': 13, 'examples': 40, 'dirty': 10,
+                          'metrics': {'bleu': 13.0, 'chrf': 30.0},
+                          'baseline_metrics': {'bleu': 11.0, 'chrf': 25.0}}}
+  with open(os.path.join(sweep.workdir(root, sweep.run('scored', 0)), 'eval_test.json'),
+            'w') as f:
+    json.dump(evaluation, f)
+  rows = results.write(sweep, root)
+
+  plain, scored = rows
+  assert not any(key.startswith('test/') for key in plain)
+  assert (scored['test/bleu'], scored['test/baseline/chrf'], scored['test/clean/bleu'],
+          scored['test/clean_baseline/chrf'], scored['test/examples'],
+          scored['test/clean_examples'], scored['test/baseline']) == (
+              14.0, 26.9, 13.0, 25.0, 50, 40, 'copy the input')
+  table = (tmp_path / 'runs' / 'demo' / 'results.md').read_text()
+  evaluated = [line for line in table.splitlines() if line.startswith('| scored | test |')]
+  assert evaluated == [
+      '| scored | test | 50 | bleu | 14 | 12.9 | copy the input | 40 | 13 | 11 | 20 |',
+      '| scored | test | 50 | chrf | 33.3 | 26.9 | copy the input | 40 | 30 | 25 | 20 |']

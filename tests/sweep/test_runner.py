@@ -89,3 +89,31 @@ def test_a_dependency_that_did_not_finish_is_reported(tmp_path):
   assert record['state'] == 'failed' and "whose run pre/seed_0 has not finished" in record['error']
   assert json.loads(open(status.path(sweep.workdir(root, sweep.run('fine', 0)))).read())[
       'state'] == 'failed'
+
+
+def test_a_point_with_evaluate_is_scored_after_training_and_only_then_finished(tmp_path,
+                                                                               monkeypatch):
+  from lm_jax import modes
+  path = write_sweep(tmp_path, "def points(add):\n  add('a', evaluate={'eval.split': 'test', "
+                     "'eval.checkpoint': 'best'})\n")
+  root = str(tmp_path / 'runs')
+  sweep = load_sweep(path, root)
+  run = sweep.runs[0]
+  calls = []
+  monkeypatch.setattr(loop, 'train_and_evaluate', lambda config, workdir: calls.append(
+      ('train', config.mode, workdir)))
+
+  def evaluate(config, workdir, prompts):
+    calls.append(('eval', config.mode, workdir, config.eval.split, config.eval.checkpoint))
+    raise RuntimeError('the test split is missing')
+  monkeypatch.setattr(modes, 'evaluate_checkpoint', evaluate)
+  workdir = sweep.workdir(root, run)
+  record = runner.train_run(sweep, root, run)
+  assert calls == [('train', 'train', workdir), ('eval', 'eval', workdir, 'test', 'best')]
+  assert record['state'] == 'failed' and 'the test split is missing' in record['error']
+
+  monkeypatch.setattr(modes, 'evaluate_checkpoint', lambda *args: calls.append('eval again'))
+  assert runner.train_run(sweep, root, run)['state'] == 'finished'
+  assert calls[-1] == 'eval again'
+  assert status.read(workdir)['identity']['evaluate'] == {'eval.split': 'test',
+                                                          'eval.checkpoint': 'best'}

@@ -73,6 +73,11 @@ def test_product_and_zip():
     ("def points(add):\n  add('a', {'init_from': '@b'})\n  add('b', {'init_from': '@a'})\n",
      r'in a cycle'),
     ("GOAL = 'lowest'\ndef points(add):\n  add('a')\n", r'GOAL must be one of'),
+    ("def points(add):\n  add('a', evaluate={'eval.splt': 'test'})\n",
+     r"point 'a': Unknown config key 'eval.splt'"),
+    ("def points(add):\n  add('a', evaluate={'eval.decontaminate_against': 'stdlib_docs'})\n",
+     r"point 'a': Config key 'eval.decontaminate_against' = 'stdlib_docs': must name"),
+    ("def points(add):\n  add('a', evaluate='test')\n", r"point 'a' has evaluate='test'"),
 ])
 def test_bad_sweep_files_are_rejected_naming_the_point_and_key(tmp_path, body, message):
   with pytest.raises(SweepError, match=message):
@@ -93,3 +98,15 @@ def test_the_shipped_sweeps_load():
   assert len(sweep.runs) == 14 and sweep.seeds == (0, 1)
   # One factor at a time: every point but the baseline changes exactly one key.
   assert [len(sweep.run(p, 0).overrides) for p in sweep.points] == [0] + [1] * 6
+
+
+def test_the_shipped_finetuning_sweep_chains_its_points_and_scores_them_on_test():
+  sweep = load_sweep('configs/sweeps/finetune_tasks.py')
+  order = [run.point for run in sweep.runs]
+  assert order.index('qa') < order.index('translation')
+  assert sweep.run('translation', 0).depends_on == 'qa'
+  scored = [p for p in sweep.points if sweep.run(p, 0).evaluate is not None]
+  assert scored == [p for p in sweep.points if not p.startswith('pretrain_')] and len(scored) == 5
+  config = sweep.eval_config(sweep.run('qa', 0), 'runs')
+  assert (config.mode, config.eval.split, config.eval.checkpoint) == ('eval', 'test', 'best')
+  assert config.eval.baseline and config.eval.decontaminate_against == 'stdlib_docs:text'
