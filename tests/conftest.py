@@ -81,3 +81,32 @@ def tiny_gpt() -> Tiny:
   inputs = rng.integers(0, 48, (3, 5)).astype(np.int32)  # 0 is a real token here
   variables = jax.jit(model.init)(jax.random.key(1), inputs)
   return Tiny(model, variables, inputs, prompt_lengths=np.array([5, 2, 3], np.int32))
+
+
+# The README's command runs the suite on two pytest-xdist workers, whole files at a time. These
+# files take minutes each (subprocess runs, notebooks, several trainings); started first, the many
+# short files fill in around them (longest first). xdist's own order, most tests first, would
+# start them last and leave one worker idle at the end.
+SLOWEST_FILES = (
+    'tests/train/test_multi_host.py',
+    'tests/train/test_finetune_loop.py',
+    'tests/test_notebooks.py',
+    'tests/train/test_loop.py',
+    'tests/train/test_families.py',
+    'tests/train/test_multi_device.py',
+    'tests/train/test_crash_resume.py',
+    'tests/sweep/test_runner.py',
+    'tests/train/run_dir/test_integrity.py',
+)
+
+
+def pytest_collection_modifyitems(items):
+  rank = {path: i for i, path in enumerate(SLOWEST_FILES)}
+  items.sort(key=lambda item: rank.get(item.nodeid.split('::')[0], len(rank)))  # stable
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+  from xdist.scheduler import LoadFileScheduling
+  config.option.loadscopereorder = False  # keep the order above
+  return LoadFileScheduling(config, log)

@@ -124,7 +124,11 @@ def test_two_hosts_train_and_evaluate_as_one(family, pretrained, wordnet_env, tm
   with open(os.path.join(two, 'samples.jsonl')) as f:
     assert len(f.readlines()) == 2
 
-  # Eval mode on two hosts scores the checkpoint as one host's training logged it.
+  # Eval mode on two hosts scores the checkpoint as one host's training logged it. Its
+  # multi-host part (restoring on both hosts, host 0 writing) is the same for every family, and
+  # each family's decoding on two hosts is checked above: one family runs it.
+  if family != 'encoder_decoder':
+    return
   _main(_flags(family, data_dir, pretrained[family], two, mode='eval'), 2, f'{two}_eval',
         wordnet_env)
   with open(os.path.join(two, 'eval_validation.json')) as f:
