@@ -1,7 +1,12 @@
-"""Shared test fixtures: one TFDS data dir per session (the embedded corpus is prepared and the
-tokenizer trained once), and tiny random T5 and GPT models for the decoding tests, with
-full-pass log-probabilities to check generated tokens against (no cache involved)."""
+"""Shared test settings and fixtures: one XLA compilation cache and one TFDS data dir per session
+(the embedded corpus is prepared and the tokenizer trained once), the order files go to xdist
+workers, and tiny random T5 and GPT models for the decoding tests, with full-pass
+log-probabilities to check generated tokens against (no cache involved)."""
+import atexit
 import dataclasses
+import os
+import shutil
+import tempfile
 from typing import Any
 
 import jax
@@ -12,6 +17,14 @@ import pytest
 from lm_jax import families
 from lm_jax.models.gpt import GPT, GPTConfig
 from lm_jax.models.t5 import T5, T5Config
+
+# One persistent XLA compilation cache for the session: its xdist workers and the runs it starts
+# as subprocesses inherit the variable, so a program compiled by one test loads in the next
+# (a second tiny training run took half the CPU time). Results are the same executables'.
+if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
+  os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(prefix='lm_jax_test_xla_cache_')
+  atexit.register(shutil.rmtree, os.environ['JAX_COMPILATION_CACHE_DIR'], ignore_errors=True)
+jax.config.update('jax_compilation_cache_dir', os.environ['JAX_COMPILATION_CACHE_DIR'])
 
 
 @pytest.fixture(scope='session')

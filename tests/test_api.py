@@ -25,6 +25,12 @@ def test_load_config_applies_and_validates_overrides():
     lm_jax.load_config('configs/t5_small.py:tiny', {'num_train_steps': 0})
 
 
+def _restricted(loaded: dict, saved: dict) -> dict:
+  """`loaded` with only the keys `saved` has (model sections whole)."""
+  return {key: _restricted(loaded[key], value) if isinstance(value, dict) and key != 'model'
+          else loaded.get(key) for key, value in saved.items()}
+
+
 def test_load_run_reads_what_the_run_wrote(tmp_path):
   workdir = str(tmp_path / 't5')
   shutil.copytree(os.path.join(FIXTURE, 't5'), workdir)
@@ -32,7 +38,11 @@ def test_load_run_reads_what_the_run_wrote(tmp_path):
     expected = json.load(f)
   run = lm_jax.load_run(workdir)
   with open(os.path.join(workdir, 'config.json')) as f:
-    assert json.loads(run.config.to_json_best_effort()) == json.load(f)
+    saved = json.load(f)
+  # Every value the run saved, and today's defaults for keys added since it was written.
+  loaded = json.loads(run.config.to_json_best_effort())
+  assert _restricted(loaded, saved) == saved
+  assert loaded['eval']['baseline'] is False and 'baseline' not in saved['eval']
   assert run.latest_step() == expected['step']
   assert run.metrics()[-1]['step'] == expected['step']
   jax.tree.map(np.testing.assert_array_equal, run.params(), RunDir(workdir).read_params()[0])

@@ -7,8 +7,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import sacrebleu
-from rouge_score import rouge_scorer
-from sklearn import metrics as sk_metrics
 
 References = list[tuple[str, ...]]  # one or more reference strings per example
 MetricFn = Callable[[list[str], References], dict[str, float]]
@@ -37,6 +35,9 @@ ROUGE_TYPES = ('rouge1', 'rouge2', 'rougeL')
 def rouge(predictions: list[str], references: References) -> dict[str, float]:
   """ROUGE-1/2/L F-measure with Porter stemming (as in the T5 and PEGASUS papers): the best
   reference per example, averaged over examples. rouge-score's tokenizer keeps only [a-z0-9]."""
+  # Imported when scored: rouge-score (nltk) and scikit-learn pull in scipy.stats, 2-3 s of
+  # every process's start otherwise.
+  from rouge_score import rouge_scorer
   scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
   scores = [scorer.score_multi(list(refs), pred) for pred, refs in zip(predictions, references)]
   return {t: 100 * float(np.mean([s[t].fmeasure for s in scores])) for t in ROUGE_TYPES}
@@ -56,6 +57,7 @@ def _labels(predictions: list[str], references: References) -> tuple[list[str], 
 def accuracy(predictions: list[str], references: References) -> dict[str, float]:
   """Exact match of the stripped prediction with any stripped reference."""
   y_true, y_pred = _labels(predictions, references)
+  from sklearn import metrics as sk_metrics  # see rouge(): scipy.stats again
   return {'accuracy': 100 * float(sk_metrics.accuracy_score(y_true, y_pred))}
 
 
@@ -63,6 +65,7 @@ def f1(predictions: list[str], references: References) -> dict[str, float]:
   """Macro F1 over the classes the references hold. A prediction outside them is not a class of
   its own: it only costs its true class recall. A class never predicted has F1 0."""
   y_true, y_pred = _labels(predictions, references)
+  from sklearn import metrics as sk_metrics
   score = sk_metrics.f1_score(y_true, y_pred, labels=sorted(set(y_true)), average='macro',
                               zero_division=0)
   return {'f1': 100 * float(score)}

@@ -171,7 +171,9 @@ def held_out_markdown(sweep: Sweep, rows: list[dict]) -> str:
     run = next(run for run in sweep.runs if run.point == point)
     if run.evaluate is None or not finished:
       continue
-    split = next(key.split('/')[0] for key in finished[0] if key.endswith('/examples'))
+    split = next((key.split('/')[0] for key in finished[0] if key.endswith('/examples')), None)
+    if split is None:  # its eval_<split>.json is gone
+      continue
 
     def cell(key):
       return mean_std([row.get(f'{split}/{key}') for row in finished])
