@@ -3,7 +3,8 @@
 - `eval.baseline`: the task's trivial baseline (baselines.py) on the same examples;
 - `eval.decontaminate_against='<dataset>:<feature>'`: the scores again on the clean subset,
   the examples that share no N-gram (contamination.py; N = `eval.decontaminate_ngram`, 13) with
-  that source's train split, the corpus the model pretrained on. GPT-3 reported its scores this way (Brown et al. 2020, §4).
+  that source's train split, the corpus the model pretrained on. GPT-3 reported its scores this
+  way (Brown et al. 2020, §4).
 """
 from collections.abc import Sequence
 

@@ -18,8 +18,9 @@ A sweep file is a small Python module (see configs/sweeps/):
 `add(name, overrides, config=None, evaluate=None)`: `config` gives the point its own base
 config; an override `'init_from': '@name'` starts the point from point `name`'s run (same seed),
 which then runs first; `evaluate` (eval-mode overrides, e.g. {'eval.split': 'test',
-'eval.checkpoint': 'best'}) scores the trained run once more, as `--config.mode=eval` would. Every point's keys are set on its config and validated by the schema when the file is
-read, so a typo is reported with the point and the key before any training.
+'eval.checkpoint': 'best'}) scores the trained run once more, as `--config.mode=eval` would.
+Every point's keys are set on its config and validated by the schema when the file is read, so a
+typo is reported with the point and the key before any training.
 """
 import dataclasses
 import importlib.util
