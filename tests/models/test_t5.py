@@ -14,6 +14,7 @@ from lm_jax.convert import t5 as convert_t5
 from lm_jax.models import build_model
 from lm_jax.models.relative_position import RelativePositionBias
 from lm_jax.models.t5 import T5, T5_POSITION_EMBEDDINGS, T5Config
+from tests.models.packed_rows import pack_both_orders, padded
 
 TINY = dict(vocab_size=64, d_model=32, num_heads=4, head_dim=8, d_ff=64,
             num_encoder_layers=2, num_decoder_layers=3)
@@ -293,20 +294,10 @@ def test_variants_pack_segments_as_separate_sequences(position_embedding):
   model, variables, *_ = _small(position_embedding)
   encoders, decoders = [[21, 22], [23, 24, 25]], [[0, 31, 32], [0, 33, 34, 35]]
 
-  def row(tokens, length):
-    return tokens + [0] * (length - len(tokens))  # padding: 0
-
-  def pack(examples, length):
-    orders = (examples, examples[::-1])
-    tokens = [row(sum(o, []), length) for o in orders]
-    segments = [row([i + 1 for i, x in enumerate(o) for _ in x], length) for o in orders]
-    positions = [row([p for x in o for p in range(len(x))], length) for o in orders]
-    return jnp.array(tokens), jnp.array(segments), jnp.array(positions)
-
-  separate = model.apply(variables, jnp.array([row(e, 5) for e in encoders]),
-                         jnp.array([row(d, 7) for d in decoders]))
+  separate = model.apply(variables, jnp.array([padded(e, 5) for e in encoders]),
+                         jnp.array([padded(d, 7) for d in decoders]))
   (encoder, encoder_segments, encoder_positions), (decoder, decoder_segments, decoder_positions) = (
-      pack(encoders, 5), pack(decoders, 7))
+      pack_both_orders(encoders, 5), pack_both_orders(decoders, 7))
   packed = model.apply(variables, encoder, decoder, encoder_segments, decoder_segments,
                        encoder_positions, decoder_positions)
   for packed_row, order in ((0, (0, 1)), (1, (1, 0))):

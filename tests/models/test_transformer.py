@@ -15,6 +15,7 @@ from lm_jax.models import build_model
 from lm_jax.models.position_encoding import sinusoidal_position_encoding
 from lm_jax.models.transformer import Transformer, TransformerConfig
 from lm_jax.train.optimizers import make_schedule
+from tests.models.packed_rows import pack_both_orders, padded
 
 CONFIG = os.path.join(os.path.dirname(__file__), '..', '..', 'configs', 'transformer_base.py')
 
@@ -193,21 +194,12 @@ def test_cached_decoding_reproduces_the_full_decoder(options):
 @pytest.mark.parametrize('position_embedding', ['sinusoidal', 'learned', 'rope'])
 def test_packed_rows_equal_separate_runs(position_embedding):
   encoders, decoders = [[21, 22], [23, 24, 25]], [[0, 31, 32], [0, 33, 34]]
-  row = lambda tokens, length: tokens + [0] * (length - len(tokens))  # padding: 0
   # One example per row, then both packed into each row (in either order), at the same shapes.
   model, variables, separate = _init(
       dataclasses.replace(TINY, position_embedding=position_embedding),
-      jnp.array([row(e, 5) for e in encoders]), jnp.array([row(d, 6) for d in decoders]))
-
-  def pack(examples, length):
-    orders = (examples, examples[::-1])
-    tokens = [row(sum(o, []), length) for o in orders]
-    segments = [row([i + 1 for i, x in enumerate(o) for _ in x], length) for o in orders]
-    positions = [row([p for x in o for p in range(len(x))], length) for o in orders]
-    return jnp.array(tokens), jnp.array(segments), jnp.array(positions)
-
+      jnp.array([padded(e, 5) for e in encoders]), jnp.array([padded(d, 6) for d in decoders]))
   (encoder, encoder_segments, encoder_positions), (decoder, decoder_segments, decoder_positions) = (
-      pack(encoders, 5), pack(decoders, 6))
+      pack_both_orders(encoders, 5), pack_both_orders(decoders, 6))
   packed = model.apply(variables, encoder, decoder, encoder_segments, decoder_segments,
                        encoder_positions, decoder_positions)
   np.testing.assert_allclose(packed[0, :3], separate[0, :3], atol=1e-5)
