@@ -73,7 +73,8 @@ def run_row(sweep: Sweep, root: str, run: Run, record: dict | None) -> dict:
   best = pick(scored, key=lambda row: row[sweep.metric]) if scored else {}
   record = record or {'state': 'not run'}
   error = (record.get('error') or '').strip().splitlines()
-  return {'point': run.point, 'seed': run.seed, **_swept_values(sweep, root, run),
+  return {'point': run.point, 'seed': run.seed, 'config': run.config_spec,
+          **_swept_values(sweep, root, run),
           'state': record['state'], 'step': rows[-1]['step'] if rows else None,
           **final, f'best {sweep.metric}': best.get(sweep.metric), 'best step': best.get('step'),
           'seconds': record.get('seconds'), **_held_out(sweep, root, run),
@@ -138,13 +139,16 @@ def to_markdown(sweep: Sweep, rows: list[dict]) -> str:
   metrics = _metric_columns(sweep, rows) + [f'best {sweep.metric}']
   paired = BASELINE in sweep.points
   delta = [f'Δ {sweep.metric} vs baseline (paired)'] if paired else []
-  header = ['point', *sweep.swept_keys, 'n', *metrics, *delta, 'step', 'time (s)']
+  # Points with bases of their own (add(..., config=...)) name their config.
+  configs = ['config'] if any(run.config_spec != sweep.base for run in sweep.runs) else []
+  header = ['point', *configs, *sweep.swept_keys, 'n', *metrics, *delta, 'step', 'time (s)']
   lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   for point in sweep.points:
     runs = [row for row in rows if row['point'] == point]
     finished = [row for row in runs if row['state'] == 'finished']
     states = sorted({row['state'] for row in runs} - {'finished'})
     cells = [point + (f' ({", ".join(states)})' if states else ''),
+             *[f'`{runs[0][key]}`' for key in configs],
              *[runs[0][key] for key in sweep.swept_keys], str(len(finished)),
              *[mean_std([row.get(m) for row in finished]) for m in metrics],
              *([_signed(paired_differences(sweep, rows, point))] if paired else []),

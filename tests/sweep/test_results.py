@@ -87,7 +87,8 @@ def test_emitted_commands_and_slurm_arrays_follow_dependencies(tmp_path):
 
 def test_the_evaluation_after_training_is_tabulated_beside_its_baseline(tmp_path):
   body = ("def points(add):\n  add('plain')\n  add('scored', evaluate={'eval.split': 'test', "
-          "'eval.baseline': True, 'eval.decontaminate_against': 'stdlib_docs:text'})\n")
+          "'eval.baseline': True, 'eval.decontaminate_against': 'stdlib_docs:text'}, "
+          "config='configs/t5_small.py:mini')\n")
   root = str(tmp_path / 'runs')
   sweep = load_sweep(write_sweep(tmp_path, body), root)
   _fake_run(sweep, root, 'plain', 0, [0.2])
@@ -110,6 +111,7 @@ def test_the_evaluation_after_training_is_tabulated_beside_its_baseline(tmp_path
           scored['test/clean_examples'], scored['test/baseline']) == (
               14.0, 26.9, 13.0, 25.0, 50, 40, 'copy the input')
   table = (tmp_path / 'runs' / 'demo' / 'results.md').read_text()
+  assert '| point | config |' in table and '| scored | `configs/t5_small.py:mini` |' in table
   evaluated = [line for line in table.splitlines() if line.startswith('| scored | test |')]
   assert evaluated == [
       '| scored | test | 50 | bleu | 14 | 12.9 | copy the input | 40 | 13 | 11 | 20 |',
