@@ -161,9 +161,10 @@ def to_markdown(sweep: Sweep, rows: list[dict]) -> str:
           '\n\n' + '\n'.join(lines) + '\n' + held_out_markdown(sweep, rows))
 
 
-# The per-example scores a point's evaluation reports, not the task metrics held-out tables show.
-_NOT_TASK_METRICS = ('loss', 'perplexity', 'token_accuracy', 'examples', 'step', 'clean_examples',
-                     'baseline')
+# What a point's evaluation reports besides the task metrics: without a baseline or a clean
+# subset to tell them apart, these are left out of the held-out table.
+_NOT_TASK_METRICS = ('loss', 'perplexity', 'token_accuracy', 'z_loss', 'examples', 'step',
+                     'clean_examples', 'baseline')
 
 
 def held_out_markdown(sweep: Sweep, rows: list[dict]) -> str:
@@ -181,9 +182,12 @@ def held_out_markdown(sweep: Sweep, rows: list[dict]) -> str:
 
     def cell(key):
       return mean_std([row.get(f'{split}/{key}') for row in finished])
-    names = [key.split('/', 1)[1] for key in finished[0]
-             if key.startswith(split + '/') and key.count('/') == 1
-             and key.split('/')[1] not in _NOT_TASK_METRICS]
+    reported = [key.split('/', 1)[1] for key in finished[0]
+                if key.startswith(split + '/') and key.count('/') == 1]
+    # The task metrics are those the baseline or the clean subset was scored on too.
+    names = ([name for name in reported if f'{split}/baseline/{name}' in finished[0]
+              or f'{split}/clean/{name}' in finished[0]]
+             or [name for name in reported if name not in _NOT_TASK_METRICS])
     for name in names:
       lines.append(
           f"| {point} | {split} | {cell('examples')} | {name} | {cell(name)} | "
@@ -195,8 +199,9 @@ def held_out_markdown(sweep: Sweep, rows: list[dict]) -> str:
   header = ('| point | split | examples | metric | score | baseline | baseline is | '
             'clean examples | clean score | clean baseline | checkpoint step |')
   return ('\nEvaluation after training (each point\'s `evaluate`): the task metrics beside the '
-          'trivial baseline on the same examples, and both on the clean subset (no 13-gram '
-          'shared with the pretraining text) where one was asked for.\n\n' + header + '\n|' +
+          'trivial baseline on the same examples, and both on the clean subset (no n-gram of '
+          'eval.decontaminate_ngram words shared with the pretraining text) where one was '
+          'asked for.\n\n' + header + '\n|' +
           '---|' * header.count(' | ') + '---|\n' + '\n'.join(lines) + '\n')
 
 

@@ -94,7 +94,7 @@ def test_the_evaluation_after_training_is_tabulated_beside_its_baseline(tmp_path
   _fake_run(sweep, root, 'plain', 0, [0.2])
   _fake_run(sweep, root, 'scored', 0, [0.2, 0.3])
   evaluation = {'step': 20, 'split': 'test', 'num_predictions': 50,
-                'metrics': {'loss': 2.5, 'bleu': 14.0, 'chrf': 33.3},
+                'metrics': {'loss': 2.5, 'z_loss': 0.01, 'bleu': 14.0, 'chrf': 33.3},
                 'baseline': {'name': 'copy the input', 'metrics': {'bleu': 12.9, 'chrf': 26.9}},
                 'clean': {'against': 'stdlib_docs:text', 'n': 13, 'examples': 40, 'dirty': 10,
                           'metrics': {'bleu': 13.0, 'chrf': 30.0},
