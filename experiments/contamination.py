@@ -19,8 +19,7 @@ sys.path.insert(0, REPO)
 
 from lm_jax.config.schema import load_config  # noqa: E402
 from lm_jax.data import pipeline, sources  # noqa: E402
-from lm_jax.data.tasks.task import without_prefix  # noqa: E402
-from lm_jax.evaluation import contamination  # noqa: E402
+from lm_jax.evaluation import contamination, held_out  # noqa: E402
 
 PRETRAINING = 'configs/t5_small.py:tiny'
 TASKS = ['configs/finetune_classification.py:tiny', 'configs/finetune_summarization.py:cpu',
@@ -46,9 +45,7 @@ def main():
     config = load_config(os.path.join(REPO, spec))
     config.data.data_dir = args.data_dir
     test = pipeline.task_examples(config.data, 'test')
-    examples = [{'input': without_prefix(test[i].inputs), 'target': test[i].targets}
-                for i in range(len(test))]
-    overlap = contamination.measure(corpus_texts, examples, args.n)
+    overlap = held_out.overlap(corpus_texts, [test[i] for i in range(len(test))], args.n)
     report[config.data.task] = {
         'examples': overlap.examples, 'too_short': overlap.too_short,
         'dirty': overlap.dirty_fraction, 'dirty_inputs': overlap.field_fraction('input'),

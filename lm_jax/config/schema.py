@@ -158,9 +158,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   require(0 < d.noise_density < 1, 'data.noise_density', 'must be in (0, 1)')
   require(d.mean_noise_span_length >= 1, 'data.mean_noise_span_length', 'must be >= 1')
   require(d.num_extra_ids > 0, 'data.num_extra_ids', 'span corruption needs sentinel ids')
-  require(all(isinstance(e, str) and len(e.split(':')) == 2 and all(e.split(':'))
-              for e in d.tokenizer_extra_text), 'data.tokenizer_extra_text',
-          "must name '<dataset>:<feature>' pairs, e.g. ('system_translations/de:target',)")
+  from lm_jax.data import sources  # the data layer owns the '<dataset>:<feature>' form
+  require(all(sources.is_text_spec(e) for e in d.tokenizer_extra_text),
+          'data.tokenizer_extra_text', "must name '<dataset>:<feature>' pairs, e.g. ('system_translations/de:target',)")
   from lm_jax.data import objectives  # the registry owns the objective names
   require(d.objective in objectives.NAMES, 'data.objective',
           f'must be one of {", ".join(objectives.NAMES)}')
@@ -212,8 +212,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
           'eval.num_examples', 'must be a positive integer, or None for the whole split')
   require(e.checkpoint in EVAL_CHECKPOINTS, 'eval.checkpoint', f'must be one of {EVAL_CHECKPOINTS}')
   require(isinstance(e.baseline, bool), 'eval.baseline', 'must be True or False')
-  against = e.decontaminate_against
-  require(against is None or (len(against.split(':')) == 2 and all(against.split(':'))),
+  require(e.decontaminate_against is None or sources.is_text_spec(e.decontaminate_against),
           'eval.decontaminate_against',
           "must name a '<dataset>:<feature>' pair, e.g. 'stdlib_docs:text', or be None")
   require(isinstance(e.decontaminate_ngram, int) and e.decontaminate_ngram > 0,

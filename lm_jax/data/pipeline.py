@@ -44,8 +44,7 @@ def _with_extra_text(data_config, texts: Iterable[str]) -> Iterator[str]:
   """`texts` alternating, document by document, with the train split of each
   `config.data.tokenizer_extra_text` source until each runs out, so that the tokenizer trainer's
   line cap leaves every source its share."""
-  extras = [sources.load_text_source(data_config, data_config.train_split, *spec.split(':'))
-            for spec in data_config.tokenizer_extra_text]
+  extras = [sources.load_text_spec(data_config, spec) for spec in data_config.tokenizer_extra_text]
   iterators = [iter(texts), *(iter(extra) for extra in extras)]
   while iterators:
     for iterator in list(iterators):

@@ -195,6 +195,18 @@ def load_records(data_config, split: str, dataset: str | None = None, *,
   return Records(_records(builder, split), builder.info.features, name=f'{name}:{split}')
 
 
+def is_text_spec(spec) -> bool:
+  """Does `spec` name a text feature of a dataset as '<dataset>:<feature>'?"""
+  return isinstance(spec, str) and len(spec.split(':')) == 2 and all(spec.split(':'))
+
+
+def load_text_spec(data_config, spec: str) -> Sequence[str]:
+  """The train split of the text feature '<dataset>:<feature>' names (tokenizer_extra_text,
+  eval.decontaminate_against)."""
+  dataset, feature = spec.split(':')
+  return load_text_source(data_config, data_config.train_split, dataset, feature)
+
+
 def load_text_source(data_config, split: str, dataset: str | None = None,
                      feature: str | None = None) -> Sequence[str]:
   """One text feature of `split` of a dataset, as str: by default `data_config.text_feature` of

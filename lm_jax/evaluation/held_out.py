@@ -19,18 +19,23 @@ def _score(metric_names, predictions: list[str], examples: Sequence[Example]) ->
   return metrics.compute(metric_names, predictions, [e.references for e in examples])
 
 
+def overlap(corpus: Sequence[str], examples: Sequence[Example],
+            n: int = contamination.N) -> contamination.Overlap:
+  """The n-gram overlap of the examples' inputs (without the task prefix) and targets with
+  `corpus`."""
+  fields = [{'input': without_prefix(e.inputs), 'target': e.targets} for e in examples]
+  return contamination.measure(corpus, fields, n)
+
+
 def dirty_flags(corpus: Sequence[str], examples: Sequence[Example],
                 n: int = contamination.N) -> list[bool]:
-  """Per example: does its input (without the task prefix) or its target share an n-gram
-  with `corpus`."""
-  fields = [{'input': without_prefix(e.inputs), 'target': e.targets} for e in examples]
-  return contamination.measure(corpus, fields, n).dirty
+  """Per example: does its input or its target share an n-gram with `corpus`."""
+  return overlap(corpus, examples, n).dirty
 
 
 def corpus_texts(data_config, spec: str) -> list[str]:
   """The train split of '<dataset>:<feature>', as text."""
-  dataset, feature = spec.split(':')
-  source = sources.load_text_source(data_config, data_config.train_split, dataset, feature)
+  source = sources.load_text_spec(data_config, spec)
   return [source[i] for i in range(len(source))]
 
 

@@ -42,7 +42,8 @@ def _held_out(sweep: Sweep, root: str, run: Run) -> dict:
   'test/baseline/bleu', 'test/clean/bleu', 'test/clean_baseline/bleu', 'test/examples', ..."""
   if run.evaluate is None:
     return {}
-  split = run.evaluate.get('eval.split') or sweep.config(run, root).data.eval_split
+  config = sweep.eval_config(run, root)
+  split = config.eval.split or config.data.eval_split  # as eval mode picks it
   try:
     with open(os.path.join(sweep.workdir(root, run), f'eval_{split}.json')) as f:
       result = json.load(f)
@@ -142,7 +143,7 @@ def to_markdown(sweep: Sweep, rows: list[dict]) -> str:
   # Points with bases of their own (add(..., config=...)) name their config.
   configs = ['config'] if any(run.config_spec != sweep.base for run in sweep.runs) else []
   header = ['point', *configs, *sweep.swept_keys, 'n', *metrics, *delta, 'step', 'time (s)']
-  lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  table = []
   for point in sweep.points:
     runs = [row for row in rows if row['point'] == point]
     finished = [row for row in runs if row['state'] == 'finished']
@@ -154,11 +155,17 @@ def to_markdown(sweep: Sweep, rows: list[dict]) -> str:
              *([_signed(paired_differences(sweep, rows, point))] if paired else []),
              mean_std([row['step'] for row in finished]),
              mean_std([row['seconds'] for row in finished])]
-    lines.append('| ' + ' | '.join(cells) + ' |')
+    table.append(cells)
   goal = 'lower' if sweep.goal == 'min' else 'higher'
   return (f'Sweep `{sweep.name}` ({sweep.path}), base `{sweep.base}`; mean ± sample std over '
           f'the n finished seeds of {list(sweep.seeds)}; best {sweep.metric}: {goal} is better.'
-          '\n\n' + '\n'.join(lines) + '\n' + held_out_markdown(sweep, rows))
+          '\n\n' + _markdown_table(header, table) + held_out_markdown(sweep, rows))
+
+
+def _markdown_table(header: list[str], table: list[list[str]]) -> str:
+  lines = ['| ' + ' | '.join(map(str, cells)) + ' |' for cells in [header, *table]]
+  lines.insert(1, '|' + '---|' * len(header))
+  return '\n'.join(lines) + '\n'
 
 
 # What a point's evaluation reports besides the task metrics: without a baseline or a clean
@@ -170,7 +177,7 @@ _NOT_TASK_METRICS = ('loss', 'perplexity', 'token_accuracy', 'z_loss', 'examples
 def held_out_markdown(sweep: Sweep, rows: list[dict]) -> str:
   """The points' evaluations after training, one row per point and task metric: the model,
   the trivial baseline, and both on the clean subset; '' when no point has one."""
-  lines = []
+  table = []
   for point in sweep.points:
     finished = [row for row in rows if row['point'] == point and row['state'] == 'finished']
     run = next(run for run in sweep.runs if run.point == point)
@@ -189,20 +196,17 @@ def held_out_markdown(sweep: Sweep, rows: list[dict]) -> str:
               or f'{split}/clean/{name}' in finished[0]]
              or [name for name in reported if name not in _NOT_TASK_METRICS])
     for name in names:
-      lines.append(
-          f"| {point} | {split} | {cell('examples')} | {name} | {cell(name)} | "
-          f"{cell('baseline/' + name)} | {finished[0].get(split + '/baseline', '')} | "
-          f"{cell('clean_examples')} | {cell('clean/' + name)} | "
-          f"{cell('clean_baseline/' + name)} | {cell('step')} |")
-  if not lines:
+      table.append([point, split, cell('examples'), name, cell(name), cell('baseline/' + name),
+                    finished[0].get(split + '/baseline', ''), cell('clean_examples'),
+                    cell('clean/' + name), cell('clean_baseline/' + name), cell('step')])
+  if not table:
     return ''
-  header = ('| point | split | examples | metric | score | baseline | baseline is | '
-            'clean examples | clean score | clean baseline | checkpoint step |')
+  header = ['point', 'split', 'examples', 'metric', 'score', 'baseline', 'baseline is',
+            'clean examples', 'clean score', 'clean baseline', 'checkpoint step']
   return ('\nEvaluation after training (each point\'s `evaluate`): the task metrics beside the '
           'trivial baseline on the same examples, and both on the clean subset (no n-gram of '
           'eval.decontaminate_ngram words shared with the pretraining text) where one was '
-          'asked for.\n\n' + header + '\n|' +
-          '---|' * header.count(' | ') + '---|\n' + '\n'.join(lines) + '\n')
+          'asked for.\n\n' + _markdown_table(header, table))
 
 
 def write(sweep: Sweep, root: str, known: dict | None = None) -> list[dict]:
