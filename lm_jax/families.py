@@ -36,6 +36,11 @@ class Family:
   # The model config fields holding each stack's depth (None: no such stack), for FLOP counts.
   encoder_layers: str | None = None
   decoder_layers: str | None = None
+  # The Dense layers LoRA adapts by default: peft's defaults for the family's HF models (T5 q,v;
+  # GPT-2's fused c_attn, which is lm_jax's query, key and value; BERT query, value).
+  lora_targets: tuple[str, ...] = ('query', 'value')
+  # The layers that produce the logits, which peft's 'all-linear' leaves out.
+  output_layers: tuple[str, ...] = ('lm_head',)
 
   @property
   def stacks(self) -> tuple[str, ...]:
@@ -71,14 +76,14 @@ FAMILIES = {f.name: f for f in (
         lengths={'targets_length': 'the context: pretraining rows, and a task row\'s answer',
                  'inputs_length': 'a task row\'s prompt (its rows hold both)'},
         task_rows='prefix_lm', prompt=DECODER_PROMPT, samples='continuation',
-        decoder_layers='num_layers'),
+        decoder_layers='num_layers', lora_targets=('query', 'key', 'value')),
     Family(
         'encoder_only',
         inputs=('encoder_input_tokens',), optional=_ENCODER_OPTIONAL,
         targets='encoder_target_tokens', weights='encoder_loss_weights',
         objectives=('mlm',),
         lengths={'inputs_length': 'encoder rows'},
-        samples='masked_tokens', encoder_layers='num_layers'),
+        samples='masked_tokens', encoder_layers='num_layers', output_layers=()),
     # One label per row: logits (B, num_classes) against targets (B,), which the token-level
     # cross-entropy scores unchanged (it works on any leading shape).
     Family(
@@ -88,7 +93,7 @@ FAMILIES = {f.name: f for f in (
         objectives=(),
         lengths={'inputs_length': 'encoder rows (the label is one class index)'},
         task_rows='classifier', task_needs_labels=True, predicts_classes=True,
-        samples='classes', encoder_layers='num_layers'),
+        samples='classes', encoder_layers='num_layers', output_layers=('classifier',)),
 )}
 NAMES = tuple(FAMILIES)
 TASK_FAMILIES = tuple(name for name, f in FAMILIES.items() if f.task_rows)

@@ -90,7 +90,7 @@ def time_jax(config, batch_np):
   holder = {'state': state}
 
   def run_step():
-    holder['state'], metrics = step(holder['state'], batch)
+    holder['state'], metrics = step(holder['state'], batch, None)
     jax.block_until_ready(metrics['loss_sum'])
 
   seconds = _median_step_seconds(run_step, _WARMUP.value, _STEPS.value)

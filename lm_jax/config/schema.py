@@ -9,7 +9,8 @@ import re
 import ml_collections
 
 from lm_jax.choices import (DECODING_STRATEGIES, EARLY_STOPPING_MODES, EVAL_CHECKPOINTS,
-                            FINETUNE_MODES, NONFINITE_ACTIONS, OPTIMIZERS, RUN_MODES, SCHEDULES)
+                            FINETUNE_MODES, LORA_INITS, NONFINITE_ACTIONS, OPTIMIZERS,
+                            PEFT_METHODS, RUN_MODES, SCHEDULES)
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -39,6 +40,18 @@ def default_config() -> ml_collections.ConfigDict:
   c.finetune.mode = 'full'         # 'frozen': feature extraction, only `trainable` parameters learn.
   c.finetune.trainable = ''        # frozen: regex on '/'-joined parameter paths; '' = the parameters
                                    # init_from did not provide (a new task head).
+
+  # Parameter-efficient fine-tuning of the init_from model (docs/peft.md): its weights stay
+  # frozen, and the run trains and checkpoints the adapters (and any new head) alone.
+  c.peft = ml_collections.ConfigDict()
+  c.peft.method = 'none'           # 'lora': low-rank adapters (Hu et al. 2021).
+  c.peft.rank = 8                  # r, peft's default.
+  c.peft.alpha = 8.0               # the update is scaled by alpha / r (peft's default alpha).
+  c.peft.use_rslora = False        # scale by alpha / sqrt(r) instead (rsLoRA).
+  c.peft.dropout = 0.0             # dropout on the LoRA path's input.
+  c.peft.init = 'kaiming'          # lora_a: peft's kaiming-uniform default, or 'gaussian'.
+  c.peft.targets = ()              # Dense layer name patterns, or ('all-linear',); () = the
+                                   # family's default (peft's: T5 and BERT query, value; GPT-2 q, k, v).
 
   # Stop when the eval metric has not improved for `patience` evaluations (0: never stop); a
   # named metric also keeps its best checkpoint in <workdir>/checkpoints_best.
@@ -200,6 +213,22 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     re.compile(f.trainable)
   except re.error as e:
     require(False, 'finetune.trainable', f'is not a valid regular expression ({e})')
+  p = config.peft
+  require(p.method in PEFT_METHODS, 'peft.method', f'must be one of {PEFT_METHODS}')
+  require(p.method == 'none' or config.init_from or config.mode != 'train', 'peft.method',
+          'adapters train on top of pretrained weights, so they need '
+          '--config.init_from=<lm_jax workdir or Hugging Face directory>')
+  require(p.method == 'none' or f.mode == 'full', 'finetune.mode',
+          "must stay 'full' with config.peft.method: the adapters already freeze the base")
+  require(isinstance(p.rank, int) and p.rank > 0, 'peft.rank', 'must be a positive integer')
+  require(p.alpha > 0, 'peft.alpha', 'must be positive')
+  require(isinstance(p.use_rslora, bool), 'peft.use_rslora', 'must be True or False')
+  require(0 <= p.dropout < 1, 'peft.dropout', 'must be in [0, 1)')
+  require(p.init in LORA_INITS, 'peft.init', f'must be one of {LORA_INITS}')
+  require(isinstance(p.targets, (tuple, list)) and all(isinstance(t, str) and t
+                                                        for t in p.targets),
+          'peft.targets', "must be a tuple of Dense layer names such as ('query', 'value'), "
+          "or ('all-linear',)")
   s = config.early_stopping
   require(s.mode in EARLY_STOPPING_MODES, 'early_stopping.mode',
           f'must be one of {EARLY_STOPPING_MODES}')

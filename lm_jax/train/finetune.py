@@ -14,6 +14,8 @@ from flax import traverse_util
 from lm_jax import convert
 from lm_jax.choices import FINETUNE_MODES
 from lm_jax.convert import hf_files
+from lm_jax.peft import lora
+from lm_jax.train import adapters
 from lm_jax.train.run_dir import RunDir
 from lm_jax.train.run_dir.integrity import tree_path
 from lm_jax.train.run_dir.params import shapes_of
@@ -73,6 +75,8 @@ def load_pretrained(path: str) -> Pretrained:
 def _load_run(run: RunDir) -> Pretrained:
   step = run.require_latest_step()
   saved = run.saved_config()
+  if run.adapter_base() is not None:
+    return _load_adapter_run(run, step, saved)
   return Pretrained(
       model_config=dict(saved['model']), data_config=saved.get('data'),
       tokenizer_path=run.tokenizer_path(), step=step,
@@ -80,6 +84,34 @@ def _load_run(run: RunDir) -> Pretrained:
       # The step chosen now, even if the run has checkpointed again by the time it is read.
       load_params=lambda: run.read_params(step)[0],
       load_param_shapes=lambda: run.param_shapes(step))
+
+
+def _load_adapter_run(run: RunDir, step: int, saved: dict) -> Pretrained:
+  """An adapter run as a whole model: its base with the adapters of checkpoint `step` merged in
+  (and its new head), as eval mode computes it."""
+  base = load_pretrained(saved['init_from'])
+  record = adapters.base_record(saved['init_from'], base)
+  adapters.check_base(run.adapter_base(), record, run.path)
+  spec = adapters.spec_of(saved['peft'])
+
+  def load_params():
+    trainable, _ = run.read_params(step)
+    merged = jax.jit(lora.merge, static_argnums=0)(
+        spec, adapters.combine(base.params, trainable.get(adapters.HEAD, {})),
+        trainable[adapters.LORA])
+    lora.check_finite(merged, run.path)
+    return jax.device_get(merged)
+
+  def load_param_shapes():
+    trainable = run.param_shapes(step)
+    return adapters.combine(base.param_shapes, trainable.get(adapters.HEAD, {}))
+
+  return Pretrained(
+      model_config=dict(saved['model']), data_config=saved.get('data'),
+      tokenizer_path=run.tokenizer_path(), step=step,
+      description=(f"lm_jax adapter run {run.path} (model {saved['model'].get('name')!r}, step "
+                   f'{step}) merged into {base.description}'),
+      load_params=load_params, load_param_shapes=load_param_shapes)
 
 
 def _load_hf(path: str) -> Pretrained:

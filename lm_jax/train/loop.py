@@ -96,7 +96,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
       stop = False
       if is_eval:
-        scores, records = trainer.evaluate(state.params)
+        scores, records = trainer.evaluate(trainer.full_params(state.params))
         evaluated = {f'eval/{k}': v for k, v in scores.items()}
         writer.write(step, evaluated)
         last.update(evaluated)
@@ -126,7 +126,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             'train.')
     elif already_stopped:
       print(f'{workdir} stopped early at step {start}; nothing to train.')
-    samples = trainer.samples(state.params, records)
+    samples = trainer.samples(trainer.full_params(state.params), records)
     if samples and jax.process_index() == 0:
       _write_samples(workdir, samples)
   finally:  # also on an error: let the saves in flight land, and close every writer

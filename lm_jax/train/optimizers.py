@@ -35,9 +35,13 @@ def _decay_mask(params):
   return jax.tree.map(lambda p: p.ndim > 1, params)
 
 
-def make_optimizer(opt: ml_collections.ConfigDict, num_train_steps: int, param_labels: Any = None
-                   ) -> tuple[optax.GradientTransformation, Callable]:
+def make_optimizer(opt: ml_collections.ConfigDict, num_train_steps: int, param_labels: Any = None,
+                   adapters: bool = False) -> tuple[optax.GradientTransformation, Callable]:
   """Returns (optimizer, schedule); clipping by global norm comes first in the chain.
+
+  adapters: the parameters are LoRA adapters. Adafactor then steps by the learning rate itself
+  rather than relative to each parameter's RMS: lora_b starts at zero, and a step proportional
+  to its size would leave it at zero.
 
   param_labels: None (every parameter learns) or a pytree like the params of 'trainable' /
   'frozen' strings (lm_jax.train.finetune.trainable_labels). Frozen parameters get zero updates
@@ -51,7 +55,7 @@ def make_optimizer(opt: ml_collections.ConfigDict, num_train_steps: int, param_l
     # T5's settings: factored second moments, no momentum, update clipping at 1, parameter scaling.
     core = optax.adafactor(schedule, decay_rate=opt.adafactor_decay_rate,
                            clipping_threshold=opt.adafactor_clipping_threshold,
-                           multiply_by_parameter_scale=True)
+                           multiply_by_parameter_scale=not adapters)
   else:
     raise ValueError(f'Unknown optimizer.name {opt.name!r}.')
   if opt.grad_clip_norm > 0:

@@ -2,6 +2,8 @@
 `config.init_from` and `config.data.task` decide (the pretrained model's shape and tokenizer, a
 head's class count), or for eval and generate modes by the run directory's own config.
 """
+import os
+
 import ml_collections
 
 from lm_jax.data import tasks
@@ -33,12 +35,20 @@ def as_trained(config: ml_collections.ConfigDict, run: RunDir) -> ml_collections
   tokenizer (so a model trained with command-line overrides, or resolved from init_from, is
   rebuilt exactly), everything else from this command line; `data.data_dir` too when the command
   line gives one, as where datasets live is the machine's business. The pretrained weights are
-  not read again, and nothing is frozen: the checkpoint holds the fine-tuned weights."""
+  not read again, and nothing is frozen: the checkpoint holds the fine-tuned weights; except for
+  an adapter run (config.peft), whose checkpoint holds the adapters and which keeps its base: the
+  one it recorded, or the command line's init_from when the base has moved (its fingerprint must
+  match, lm_jax/train/adapters.py)."""
   config = config.copy_and_resolve_references()
   saved = run.saved_config()
+  adapter_run = saved is not None and (saved.get('peft') or {}).get('method', 'none') != 'none'
   with config.unlocked():
-    config.init_from = None
+    config.init_from = (config.init_from or saved['init_from']) if adapter_run else None
     config.finetune.mode = 'full'
+    if adapter_run:
+      config.peft = ml_collections.ConfigDict(saved['peft'])
+    else:
+      config.peft.method = 'none'
     if saved is not None:
       data_dir = config.data.data_dir
       config.model = ml_collections.ConfigDict(saved['model'])
@@ -68,6 +78,8 @@ def resolve(config: ml_collections.ConfigDict, run: RunDir, training: bool = Tru
   pretrained = None
   with config.unlocked():
     if config.init_from:
+      # Absolute, as recorded: an adapter run's eval finds its base from any directory.
+      config.init_from = os.path.abspath(os.path.expanduser(config.init_from))
       pretrained = finetune.load_pretrained(config.init_from)
       config.model = _model_config(config, pretrained)
       if not config.data.tokenizer_path:

@@ -27,10 +27,13 @@ def init_params(model: nn.Module, rng: jax.Array, batch_shapes: dict):
 
 
 def init_train_state(model: nn.Module, optimizer: optax.GradientTransformation, rng: jax.Array,
-                     batch_shapes: dict) -> TrainState:
-  """batch_shapes: batch key -> (shape, dtype), as `lm_jax.data.pipeline.batch_shapes` gives."""
+                     batch_shapes: dict, adapters=None) -> TrainState:
+  """batch_shapes: batch key -> (shape, dtype), as `lm_jax.data.pipeline.batch_shapes` gives.
+  With `adapters` (lm_jax/train/adapters.py) the state's params are the trainable half alone."""
   params_rng, dropout_rng = jax.random.split(rng)
   params = init_params(model, params_rng, batch_shapes)
+  if adapters is not None:
+    params = adapters.init_trainable(params, jax.random.fold_in(params_rng, 1))
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     opt_state=optimizer.init(params), dropout_rng=dropout_rng)
 
@@ -45,8 +48,11 @@ def _loss_terms(model, params, batch, loss_config, rngs):
 
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
                     schedule: Callable, loss_config: ml_collections.ConfigDict,
-                    param_labels=None, nonfinite: str = 'stop'):
-  """Returns train_step(state, batch) -> (state, metric sums); jit it with the mesh shardings.
+                    param_labels=None, nonfinite: str = 'stop', adapters=None):
+  """Returns train_step(state, batch, base) -> (state, metric sums); jit it with the mesh
+  shardings. `base` is None, or with `adapters` the frozen base parameters: the state's params
+  are then the adapters (and any new head), which the loss sees through `adapters.applied`, and
+  the base gets no gradient and is never updated.
 
   param_labels: 'trainable' / 'frozen' per parameter (feature extraction), or None. Frozen
   parameters enter the loss through stop_gradient, so XLA does not compute their weight
@@ -57,7 +63,7 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
   if nonfinite not in nonfinite_lib.ACTIONS:
     raise ValueError(f'nonfinite must be one of {nonfinite_lib.ACTIONS}, got {nonfinite!r}.')
 
-  def train_step(state: TrainState, batch: dict):
+  def train_step(state: TrainState, batch: dict, base=None):
     dropout_rng, next_rng = jax.random.split(state.dropout_rng)
 
     def objective(params):
@@ -65,7 +71,12 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
         params = jax.tree.map(
             lambda p, label: jax.lax.stop_gradient(p) if label == 'frozen' else p,
             params, param_labels)
-      terms = _loss_terms(model, params, batch, loss_config, {'dropout': dropout_rng})
+      if adapters is None:
+        terms = _loss_terms(model, params, batch, loss_config, {'dropout': dropout_rng})
+      else:
+        with adapters.applied(params):
+          terms = _loss_terms(model, adapters.combine(base, params), batch, loss_config,
+                              {'dropout': dropout_rng})
       # Per-token mean over the whole global batch; gradients of a mean are batch-size independent.
       denom = jnp.maximum(terms['weight_sum'], 1.0)
       return (terms['loss_sum'] + terms['z_loss_sum']) / denom, terms
@@ -112,13 +123,15 @@ def summarize(sums: dict) -> dict:
 
 class JittedSteps(NamedTuple):
   init: Callable   # rng (uint32[2]) -> TrainState, replicated over the mesh
-  train: Callable  # (state, batch) -> (state, metric sums); the input state is donated
+  # (state, batch, base) -> (state, metric sums), the input state donated; base: None, or the
+  # frozen base parameters of an adapter run.
+  train: Callable
   eval: Callable   # (params, batch) -> metric sums
 
 
 def jit_steps(model: nn.Module, optimizer: optax.GradientTransformation, schedule: Callable,
               loss_config: ml_collections.ConfigDict, mesh, batch_shapes: dict,
-              param_labels=None, nonfinite: str = 'stop') -> JittedSteps:
+              param_labels=None, nonfinite: str = 'stop', adapters=None) -> JittedSteps:
   """The steps compiled for `mesh`: parameters replicated, batches split along `data`.
 
   One place for these shardings, so that training and the benchmarks run the same program.
@@ -126,11 +139,12 @@ def jit_steps(model: nn.Module, optimizer: optax.GradientTransformation, schedul
   replicated = partitioning.replicated(mesh)
   batch = partitioning.batch_sharding(mesh)
   return JittedSteps(
-      init=jax.jit(lambda rng: init_train_state(model, optimizer, rng, batch_shapes),
+      init=jax.jit(lambda rng: init_train_state(model, optimizer, rng, batch_shapes, adapters),
                    out_shardings=replicated),
       train=jax.jit(make_train_step(model, optimizer, schedule, loss_config, param_labels,
-                                    nonfinite),
-                    in_shardings=(replicated, batch), out_shardings=(replicated, replicated),
+                                    nonfinite, adapters),
+                    in_shardings=(replicated, batch, replicated),
+                    out_shardings=(replicated, replicated),
                     donate_argnums=(0,)),
       eval=jax.jit(make_eval_step(model, loss_config), in_shardings=(replicated, batch),
                    out_shardings=replicated))

@@ -3,13 +3,21 @@ evaluation every mode shares, so that eval mode scores exactly what training log
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 
 from lm_jax import families, models, partitioning
 from lm_jax.data import fingerprint, pipeline, tasks
 from lm_jax.evaluation import samples as samples_lib
 from lm_jax.evaluation import metrics, task_eval
+from lm_jax.peft import lora
+from lm_jax.train import adapters as adapters_lib
 from lm_jax.train import finetune, optimizers, run_config, train_step as steps
 from lm_jax.train.run_dir import RunDir
+
+
+def _count(params) -> int:
+  return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params))
+
 
 def add_sums(total, new):
   return new if total is None else jax.tree.map(jnp.add, total, new)
@@ -51,18 +59,25 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
         config.data, self.tokenizer, self.global_batch, config.seed,
         family=self.family) if training else None
 
-    labels = self._param_labels(shapes) if training else None
+    # Shapes only: checks the adapter targets and labels frozen parameters without reading a
+    # weight (a resuming run never needs init_from's values for that).
+    abstract = jax.eval_shape(
+        lambda rng: steps.init_params(self.model, rng, shapes), jax.random.key(0))
+    self.adapters = self._adapters(abstract)
+    labels = self._param_labels(abstract) if training else None
     self.optimizer, self.schedule = optimizers.make_optimizer(
-        config.optimizer, config.num_train_steps, param_labels=labels)
-    self._init, self.train_step, self.eval_step = steps.jit_steps(
+        config.optimizer, config.num_train_steps, param_labels=labels,
+        adapters=self.adapters is not None)
+    self._init, self._train_step, self.eval_step = steps.jit_steps(
         self.model, self.optimizer, self.schedule, config.loss, self.mesh, shapes,
-        param_labels=labels, nonfinite=config.nonfinite)
+        param_labels=labels, nonfinite=config.nonfinite, adapters=self.adapters)
     self.checkpointer = self.run.checkpointer(
         config.checkpoint_every_steps, config.keep_checkpoints,
         restore_fallback=config.restore_fallback, writer=training)
     self.run.check_compatible(config, self.checkpointer, training, self.tokenizer.path)
+    self.base, base_record = self._frozen_base(abstract)
     if training:
-      self.run.record(config, self.tokenizer.path)
+      self.run.record(config, self.tokenizer.path, adapter_base=base_record)
       # The data is prepared by now; a result can be traced to what it saw.
       fingerprint.write_fingerprint(workdir, config.data)
     self.restored_extra = {}
@@ -78,13 +93,53 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
       raise ValueError(f'config.early_stopping.metric={metric!r} is not an eval metric of this '
                        f'run; choose one of {", ".join(known)}.')
 
-  def _param_labels(self, shapes):
+  def _adapters(self, abstract):
+    """The adapters of a parameter-efficient run (config.peft), checked against the model's
+    shapes before any compute; None for a run that trains the model's own parameters."""
+    if self.config.peft.method == 'none':
+      return None
+    if self.pretrained is None:
+      raise ValueError(f'config.peft.method={self.config.peft.method!r} trains adapters on top '
+                       'of pretrained weights, so it needs --config.init_from=<lm_jax workdir or '
+                       'Hugging Face directory>.')
+    _, report = finetune.merge_params(abstract, self.pretrained.param_shapes)
+    return adapters_lib.Adapters.from_config(self.config.peft, self.model, abstract, report.new)
+
+  def _frozen_base(self, abstract):
+    """(the frozen base on the devices, what identifies it) for an adapter run, else
+    (None, None). The base is init_from's weights; adapters trained on another base (a
+    retrained or edited init_from) are refused before any compute."""
+    if self.adapters is None:
+      return None, None
+    record = adapters_lib.base_record(self.config.init_from, self.pretrained)
+    adapters_lib.check_base(self.run.adapter_base(), record, self.workdir)
+    params, _ = finetune.merge_params(
+        jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), abstract), self.pretrained.params)
+    base = self.adapters.frozen_base(params)
+    print(f'Frozen base: {self.pretrained.description}. '
+          + self.adapters.describe(_count(base), self._init_shapes().params))
+    return jax.device_put(base, self.replicated), record
+
+  def _init_shapes(self):
+    return jax.eval_shape(self._init, jax.random.key_data(jax.random.key(0)))
+
+  def train_step(self, state, batch):
+    """One jitted step: (state, metric sums); `state` is donated."""
+    return self._train_step(state, batch, self.base)
+
+  def full_params(self, params):
+    """The whole model's parameters for the train state's `params`: for an adapter run the base
+    with the adapters merged in (what evaluation and decoding use), else `params` itself."""
+    if self.adapters is None:
+      return params
+    merged = jax.jit(self.adapters.merged)(self.base, params)
+    lora.check_finite(merged, f'{self.workdir}')
+    return merged
+
+  def _param_labels(self, abstract):
     """'trainable' / 'frozen' per parameter for frozen feature extraction, else None (all learn)."""
     if self.config.finetune.mode == 'full':
       return None
-    abstract = jax.eval_shape(
-        lambda rng: steps.init_params(self.model, rng, shapes), jax.random.key(0))
-    # Shapes only: a resuming run labels its frozen parameters without reading the weights.
     _, report = finetune.merge_params(abstract, self.pretrained.param_shapes)
     return finetune.trainable_labels(abstract, self.config.finetune.mode,
                                      self.config.finetune.trainable, report.new)
@@ -100,7 +155,7 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
     """(params, step) of the latest checkpoint, read without the optimizer state (whose structure
     depends on what was frozen); a workdir without one is an error."""
     params, step = self.run.read_params()
-    return jax.device_put(params, self.replicated), step
+    return self.full_params(jax.device_put(params, self.replicated)), step
 
   def best_params(self):
     """(params, step) of `<workdir>/checkpoints_best`, kept when early_stopping.metric is set."""
@@ -118,7 +173,7 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
           f'No best checkpoint in {best.directory}: it is kept only when training ran with '
           '--config.early_stopping.metric=<eval metric>. Use --config.eval.checkpoint=latest.')
     params, info = restored
-    return params, int(info['step'])
+    return self.full_params(params), int(info['step'])
 
   def initial_state(self):
     """The latest checkpoint (state, data position, loop state) or a fresh initialisation,
@@ -126,7 +181,7 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
     rng, restored = self._restore_latest()
     if restored is None:
       state = self._init(rng)
-      if self.pretrained is not None:
+      if self.pretrained is not None and self.adapters is None:
         params, report = finetune.merge_params(state.params, self.pretrained.params)
         state = state.replace(params=jax.device_put(params, self.replicated))
         print(f'Initialised from {self.pretrained.description}: {report.summary()}')

@@ -4,6 +4,8 @@ config and tokenizer it trained with, and the checkpoints in it.
   lm_jax_run.json           {"format_version": N}: how to read everything below
   config.json               the resolved config the run trained with (lm_jax/train/run_config.py)
   tokenizer.model           a copy of the SentencePiece model its token ids belong to
+  adapter_base.json         (format 2) the frozen base of an adapter run (config.peft): its
+                            init_from and a fingerprint of its parameters
   checkpoints/<step>/       train state, data position, loop state, manifest (train_state.py)
   checkpoints_best/<step>/  the best evaluation's params (best.py)
   metrics.jsonl, samples.jsonl, data_fingerprint.json, eval_<split>.json, predictions_<split>.jsonl
@@ -15,7 +17,10 @@ FORMAT_VERSION and teaches this package to read every older version, so users' r
 working; tests/train/run_dir opens a committed run directory of each version.
   0  written before lm_jax_run.json existed: as 1, without the tokenizer copy (its tokenizer is
      wherever its config.data says).
-  1  the layout above.
+  1  the layout above, without adapter_base.json.
+  2  a parameter-efficient run: its checkpoints hold the trainable half alone (the adapters and
+     any new head, lm_jax/train/adapters.py) and adapter_base.json names the frozen base. Runs
+     that train every parameter are still written as format 1, which all readers since 1 read.
 """
 import json
 import os
@@ -34,14 +39,17 @@ from lm_jax.train.run_dir.best import BestCheckpoint
 from lm_jax.train.run_dir.integrity import CheckpointError
 from lm_jax.train.run_dir.train_state import Checkpointer
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+FULL_MODEL_FORMAT = 1  # what a run that trains the model's own parameters is written as
 FORMAT_FILE = 'lm_jax_run.json'
 CONFIG_FILE = 'config.json'
 TOKENIZER_FILE = 'tokenizer.model'
+ADAPTER_BASE_FILE = 'adapter_base.json'
 
 # Config sections that change the shape or meaning of saved arrays; resuming with other values
 # would either fail deep inside orbax or, worse, silently train a different experiment.
-_RESUME_CRITICAL = ('model', 'optimizer.name', 'data.objective', 'data.task', 'finetune.mode')
+_RESUME_CRITICAL = ('model', 'optimizer.name', 'data.objective', 'data.task', 'finetune.mode',
+                    'peft')
 
 
 class RunFormatError(CheckpointError):
@@ -84,6 +92,7 @@ class RunDir:
     self.format_file = os.path.join(self.path, FORMAT_FILE)
     self.config_file = os.path.join(self.path, CONFIG_FILE)
     self.tokenizer_file = os.path.join(self.path, TOKENIZER_FILE)
+    self.adapter_base_file = os.path.join(self.path, ADAPTER_BASE_FILE)
     self.checkpoints_dir = os.path.join(self.path, 'checkpoints')
     self.best_dir = os.path.join(self.path, 'checkpoints_best')
     self.format_version = self._read_format_version()
@@ -179,17 +188,36 @@ class RunDir:
           f'use {tokenizer_path}, which differs: its token ids would mean other words. Resume '
           f'with --config.data.tokenizer_path={self.tokenizer_file}, or use another --workdir.')
 
-  def record(self, config: ml_collections.ConfigDict, tokenizer_path: str | None) -> None:
-    """Writes the format version, the config a training run trains with and a copy of its
-    tokenizer. Process 0 alone: a multi-host run shares one workdir."""
-    if jax.process_index() != 0:
-      return
-    os.makedirs(self.path, exist_ok=True)
-    atomic_files.write_json(self.format_file, {'format_version': FORMAT_VERSION})
-    atomic_files.write_json(self.config_file, json.loads(config.to_json_best_effort()))
-    if tokenizer_path and os.path.abspath(tokenizer_path) != self.tokenizer_file:
-      atomic_files.replace_file(self.tokenizer_file, lambda tmp: shutil.copyfile(tokenizer_path, tmp))
-    self.format_version = FORMAT_VERSION
+  def record(self, config: ml_collections.ConfigDict, tokenizer_path: str | None,
+             adapter_base: dict | None = None) -> None:
+    """Writes the format version, the config a training run trains with, a copy of its
+    tokenizer and, for an adapter run, what identifies its frozen base. Process 0 alone: a
+    multi-host run shares one workdir."""
+    version = FULL_MODEL_FORMAT if adapter_base is None else FORMAT_VERSION
+    if jax.process_index() == 0:
+      os.makedirs(self.path, exist_ok=True)
+      if adapter_base is not None:  # before the format file that says to look for it
+        atomic_files.write_json(self.adapter_base_file, adapter_base, indent=2)
+      atomic_files.write_json(self.format_file, {'format_version': version})
+      atomic_files.write_json(self.config_file, json.loads(config.to_json_best_effort()))
+      if tokenizer_path and os.path.abspath(tokenizer_path) != self.tokenizer_file:
+        atomic_files.replace_file(self.tokenizer_file,
+                                  lambda tmp: shutil.copyfile(tokenizer_path, tmp))
+    self.format_version = version
+
+  def adapter_base(self) -> dict | None:
+    """What identifies an adapter run's frozen base (init_from, description, fingerprint);
+    None for a run that trains the model's own parameters, or before one has trained."""
+    if self.format_version is None or self.format_version < 2:
+      return None
+    try:
+      with open(self.adapter_base_file) as f:
+        return json.load(f)
+    except (OSError, ValueError) as e:
+      raise RunFormatError(
+          f'{self.path} is an adapter run (format {self.format_version}) but '
+          f'{self.adapter_base_file} is unreadable ({type(e).__name__}: {e}), so its frozen '
+          'base is unknown. Restore the file, or use another --workdir.') from e
 
   # Checkpoints.
 

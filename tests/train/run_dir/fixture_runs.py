@@ -2,8 +2,8 @@
 code of that format, which tests/train/run_dir/test_fixture_runs.py opens with today's code.
 
 Write the runs of the current format (after bumping run_dir.FORMAT_VERSION, into a new
-fixtures/format_<N>/, keeping the older ones):
-    python tests/train/run_dir/fixture_runs.py
+fixtures/format_<N>/, keeping the older ones; `FORMATS` says which runs a format writes):
+    python tests/train/run_dir/fixture_runs.py [<format>]
 Each run is a few hundred kB: a 384-piece tokenizer, one train-state checkpoint (Adafactor's
 factored state is small) and the best checkpoint's parameters. Beside each run,
 `<name>.expected.json` holds what the writing code computed from it, for the tests to compare.
@@ -23,16 +23,27 @@ PROMPT = 'def read_config(path):\n    """Return the'
 
 # Each run: a tiny model of the family on the embedded corpus, 20 steps, early stopping on the
 # eval loss (so checkpoints_best exists).
+_T5 = {'model.d_model': 32, 'model.num_heads': 2, 'model.head_dim': 16, 'model.d_ff': 64,
+       'model.num_encoder_layers': 1, 'model.num_decoder_layers': 1, 'model.vocab_size': 512,
+       'data.inputs_length': 32, 'data.targets_length': 8}
 RUNS = {
-    't5': ('t5_small.py:tiny', {'model.d_model': 32, 'model.num_heads': 2, 'model.head_dim': 16,
-                                'model.d_ff': 64, 'model.num_encoder_layers': 1,
-                                'model.num_decoder_layers': 1, 'model.vocab_size': 512,
-                                'data.inputs_length': 32, 'data.targets_length': 8}),
+    't5': ('t5_small.py:tiny', _T5),
     'gpt': ('gpt2_small.py:tiny', {'model.d_model': 32, 'model.num_heads': 2,
                                    'model.head_dim': 16, 'model.d_ff': 64, 'model.num_layers': 1,
                                    'model.vocab_size': 512, 'model.max_length': 64,
                                    'data.targets_length': 32}),
+    # LoRA on the committed format-1 t5 run (BASES), continuing its pretraining.
+    't5_lora': ('t5_small.py:tiny', {**_T5, 'peft.method': 'lora', 'peft.rank': 4}),
 }
+# The format each run is written in (run_dir/layout.py), and the run an adapter run builds on.
+FORMATS = {'t5': 1, 'gpt': 1, 't5_lora': 2}
+BASES = {'t5_lora': 't5'}
+
+
+def base_dir(name: str) -> pathlib.Path:
+  """The committed run an adapter run's init_from names."""
+  base = BASES[name]
+  return FIXTURES / f'format_{FORMATS[base]}' / base
 COMMON = {'data.tokenizer_vocab_size': 384, 'optimizer.name': 'adafactor',
           'optimizer.schedule': 'constant', 'optimizer.learning_rate': 0.01,
           'optimizer.warmup_steps': 0, 'per_device_batch_size': 4, 'num_train_steps': 20,
@@ -48,6 +59,8 @@ def config_for(name: str, data_dir: str, **changes):
   spec, run_changes = RUNS[name]
   config = load_config(str(ROOT / 'configs' / spec))
   config.data.data_dir = data_dir
+  if name in BASES:
+    config.init_from = str(base_dir(name))
   return override(config, {**COMMON, **run_changes, **changes})
 
 
@@ -87,11 +100,12 @@ def expected(name: str, workdir: str, data_dir: str) -> dict:
           'best_fixed_batch_loss': fixed_batch_loss(trainer, best)}
 
 
-def write(format_dir: pathlib.Path) -> None:
+def write(version: int) -> None:
   from lm_jax.train import loop
+  format_dir = FIXTURES / f'format_{version}'
   format_dir.mkdir(parents=True, exist_ok=True)
   with tempfile.TemporaryDirectory() as data_dir:
-    for name in RUNS:
+    for name in [name for name, written_as in FORMATS.items() if written_as == version]:
       workdir = format_dir / name
       shutil.rmtree(workdir, ignore_errors=True)
       loop.train_and_evaluate(config_for(name, data_dir), str(workdir))
@@ -112,4 +126,4 @@ if __name__ == '__main__':
   sys.path.insert(0, str(ROOT))
   os.environ.setdefault('JAX_PLATFORMS', 'cpu')
   from lm_jax.train.run_dir import FORMAT_VERSION
-  write(FIXTURES / f'format_{FORMAT_VERSION}')
+  write(int(sys.argv[1]) if len(sys.argv) > 1 else FORMAT_VERSION)

@@ -10,6 +10,7 @@ from train_states import train_state
 
 from lm_jax.config.schema import default_config, load_config
 from lm_jax.train.run_dir import FORMAT_VERSION, CheckpointError, RunDir, RunFormatError
+from lm_jax.train.run_dir.layout import FULL_MODEL_FORMAT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__)))))
@@ -49,9 +50,11 @@ def test_a_training_run_records_its_format_config_and_tokenizer(tmp_path):
   _trained(tmp_path / 'run', config, tokenizer)
 
   reopened = RunDir(str(tmp_path / 'run'))
-  assert reopened.format_version == FORMAT_VERSION
+  # A run of the model's own parameters stays in the format every reader since 1 reads.
+  assert reopened.format_version == FULL_MODEL_FORMAT == 1
+  assert reopened.adapter_base() is None
   with open(reopened.format_file) as f:
-    assert json.load(f) == {'format_version': FORMAT_VERSION}
+    assert json.load(f) == {'format_version': FULL_MODEL_FORMAT}
   assert reopened.saved_config() == json.loads(config.to_json_best_effort())
   # The copy is what later readers use: the original may live in a data dir that is gone.
   assert reopened.own_tokenizer() == reopened.tokenizer_path() == reopened.tokenizer_file
@@ -60,6 +63,18 @@ def test_a_training_run_records_its_format_config_and_tokenizer(tmp_path):
   assert RunDir.holds_run(reopened.path)
   assert reopened.read_params()[1] == 1 and reopened.latest_step() == 1
   assert not os.path.exists(reopened.best_dir)  # opened only when early stopping keeps one
+
+
+def test_an_adapter_run_records_its_base_in_format_2(tmp_path):
+  run = RunDir(str(tmp_path / 'run'))
+  base = {'init_from': '/runs/base', 'description': 'a base', 'fingerprint': 'ab' * 32}
+  run.record(default_config(), None, adapter_base=base)
+  reopened = RunDir(run.path)
+  assert reopened.format_version == FORMAT_VERSION == 2
+  assert reopened.adapter_base() == base
+  os.remove(reopened.adapter_base_file)
+  with pytest.raises(RunFormatError, match='adapter run .* its frozen base is unknown'):
+    RunDir(run.path).adapter_base()
 
 
 def test_a_run_from_before_format_versions_reads_as_format_0(tmp_path):

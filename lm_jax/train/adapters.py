@@ -1,0 +1,122 @@
+"""A parameter-efficient run's two halves: the frozen base (init_from's weights, never updated,
+never checkpointed) and what trains (LoRA adapters, and any new head in full, as peft's
+`modules_to_save`), and the one model they compute together.
+
+The train state's `params` are the trainable half alone, {'lora': adapters, 'head': new
+parameters}, so the optimizer holds state for them only and a checkpoint holds them only.
+"""
+import contextlib
+import dataclasses
+import hashlib
+
+import jax
+import ml_collections
+import numpy as np
+from flax import traverse_util
+
+from lm_jax import families
+from lm_jax.peft import lora, targets as targets_lib
+from lm_jax.train.run_dir import CheckpointError
+
+LORA, HEAD = 'lora', 'head'
+
+
+def fingerprint(params) -> str:
+  """sha256 of every parameter's path, dtype, shape and bytes: which base an adapter belongs to."""
+  digest = hashlib.sha256()
+  for path, value in sorted(traverse_util.flatten_dict(params, sep='/').items()):
+    value = np.ascontiguousarray(np.asarray(value))
+    digest.update(f'{path}:{value.dtype}:{value.shape};'.encode())
+    digest.update(value.tobytes())
+  return digest.hexdigest()
+
+
+def base_record(init_from: str, pretrained) -> dict:
+  """What adapter_base.json keeps of a base: where it was and the fingerprint of all it holds."""
+  return {'init_from': init_from, 'description': pretrained.description,
+          'fingerprint': fingerprint(pretrained.params)}
+
+
+def check_base(recorded: dict | None, current: dict, workdir: str) -> None:
+  """Refuses adapters whose base now holds other weights (retrained, edited, another model)."""
+  if recorded is not None and recorded['fingerprint'] != current['fingerprint']:
+    raise CheckpointError(
+        f"{workdir} holds adapters trained on {recorded['description']} (parameter fingerprint "
+        f"{recorded['fingerprint'][:12]}), but {current['init_from']!r} now holds other weights "
+        f"(fingerprint {current['fingerprint'][:12]}): the adapters would compute something "
+        'else. Point --config.init_from at the base they were trained on, or use another '
+        '--workdir.')
+
+
+def combine(base, head) -> dict:
+  """The whole model's params tree: the frozen base with a trainable head in place."""
+  flat = traverse_util.flatten_dict(base)
+  flat.update(traverse_util.flatten_dict(head))
+  return traverse_util.unflatten_dict(flat)
+
+
+def spec_of(peft) -> lora.LoraSpec:
+  return lora.LoraSpec(rank=peft['rank'], alpha=peft['alpha'], dropout=peft['dropout'],
+                       use_rslora=peft['use_rslora'], init=peft['init'])
+
+
+@dataclasses.dataclass(frozen=True)
+class Adapters:
+  spec: lora.LoraSpec
+  kernels: dict                 # adapted Dense path -> kernel (in, out)
+  head_paths: tuple[str, ...]   # new parameters ('/'-joined) that train in full
+
+  @classmethod
+  def from_config(cls, peft: ml_collections.ConfigDict, model, abstract_params,
+                  new_paths) -> 'Adapters':
+    """Checks the targets and the rank against the model's Dense layers (shapes only)."""
+    family = families.of(model)
+    patterns = tuple(peft.targets) or family.lora_targets
+    kernels = targets_lib.resolve(patterns, targets_lib.dense_kernels(abstract_params),
+                                  family.output_layers, tuple(new_paths))
+    targets_lib.check_rank(peft.rank, kernels)
+    return cls(spec_of(peft), kernels, tuple(sorted(new_paths)))
+
+  def init_trainable(self, initial_params, rng) -> dict:
+    """The trainable half at step 0: fresh adapters, and the new head as the model initialised
+    it (`initial_params`: the whole model's fresh parameters)."""
+    trainable = {LORA: lora.init_adapters(self.spec, self.kernels, rng)}
+    if self.head_paths:
+      trainable[HEAD] = _pick(initial_params, self.head_paths)
+    return trainable
+
+  def frozen_base(self, params) -> dict:
+    """`params` (the model's, init_from's values loaded) without the head that trains."""
+    flat = traverse_util.flatten_dict(params, sep='/')
+    return traverse_util.unflatten_dict(
+        {k: v for k, v in flat.items() if not _under(k, self.head_paths)}, sep='/')
+
+  def combine(self, base, trainable) -> dict:
+    return combine(base, trainable.get(HEAD, {}))
+
+  def merged(self, base, trainable) -> dict:
+    """Plain parameters computing what the adapted model computes (evaluation, decoding)."""
+    return lora.merge(self.spec, self.combine(base, trainable), trainable[LORA])
+
+  @contextlib.contextmanager
+  def applied(self, trainable):
+    """`model.apply` within the block runs the base with the LoRA paths added (training)."""
+    with lora.applied(self.spec, trainable[LORA]):
+      yield
+
+  def describe(self, num_base: int, trainable) -> str:
+    count = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(trainable))
+    head = f' and {len(self.head_paths)} new head parameters' if self.head_paths else ''
+    return (f'LoRA r={self.spec.rank} alpha={self.spec.alpha:g} on {len(self.kernels)} Dense '
+            f'layers{head}: {count:,} trainable parameters, {100 * count / num_base:.3g}% of the '
+            f'{num_base:,} frozen')
+
+
+def _under(path: str, prefixes) -> bool:
+  return any(path == p or path.startswith(p + '/') for p in prefixes)
+
+
+def _pick(params, paths) -> dict:
+  flat = traverse_util.flatten_dict(params, sep='/')
+  return traverse_util.unflatten_dict({k: v for k, v in flat.items() if _under(k, paths)},
+                                      sep='/')
