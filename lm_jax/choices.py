@@ -2,7 +2,7 @@
 so that the config schema and the code that acts on a choice import the same list without a
 cycle. Registries that own their names (objectives, tasks, metrics, models, families) keep them.
 """
-RUN_MODES = ('train', 'eval', 'generate')           # lm_jax/modes.py
+RUN_MODES = ('train', 'eval', 'generate', 'merge')  # lm_jax/modes.py
 OPTIMIZERS = ('adamw', 'adafactor')                 # lm_jax/train/optimizers.py
 SCHEDULES = ('rsqrt', 'cosine', 'linear', 'constant')
 FINETUNE_MODES = ('full', 'frozen')                 # lm_jax/train/finetune.py

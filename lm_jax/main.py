@@ -4,6 +4,8 @@
 writes `eval_<split>.json` and `predictions_<split>.jsonl` there.
 `--config.mode=generate --prompt="text" [--prompt=...]` continues prompts with the latest
 checkpoint of the workdir instead of training (decoding options under `config.generate`).
+`--config.mode=merge` folds an adapter run's (config.peft) adapters into its base and writes the
+whole model to `<workdir>/merged`, a run directory like any other.
 
 Multi-host: start the same command on every host with `--multihost` (Cloud TPU, Slurm, Open MPI
 find each other), or with `--coordinator_address=host0:port --num_processes=N --process_id=i`.

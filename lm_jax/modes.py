@@ -9,6 +9,7 @@ from lm_jax import atomic_files
 from lm_jax.evaluation import held_out
 from lm_jax.generation import prompts
 from lm_jax.train import loop
+from lm_jax.train.run_dir import RunDir
 from lm_jax.train.trainer import Trainer
 
 
@@ -63,6 +64,33 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   return result
 
 
+def merge_adapters(config: ml_collections.ConfigDict, workdir: str,
+                   prompt_texts: list[str]) -> str:
+  """Writes `<workdir>/merged`: the latest (or `eval.checkpoint=best`) adapters of an adapter run
+  folded into its base, as a run directory of the whole model that loads and decodes like any
+  other, with no added latency. Returns its path."""
+  if prompt_texts:
+    raise ValueError('--prompt only applies to --config.mode=generate.')
+  trainer = Trainer(config, workdir, training=False)
+  if trainer.adapters is None:
+    raise ValueError(f'{workdir} trained the model\'s own parameters (config.peft.method is '
+                     "'none'): there are no adapters to merge; use the run itself.")
+  config = trainer.config
+  if config.eval.checkpoint == 'best':
+    params, step = trainer.best_params()
+  else:
+    params, step = trainer.latest_params()
+  merged = config.copy_and_resolve_references()
+  with merged.unlocked():
+    merged.init_from = None
+    merged.peft.method = 'none'
+  out = trainer.run.merged_dir
+  RunDir(out).write_params_only(merged, trainer.tokenizer.path, step, params)
+  print(f'Merged the {config.eval.checkpoint} adapters (step {step}) into '
+        f'{trainer.pretrained.description}: {out}')
+  return out
+
+
 def _joined(scores: dict) -> str:
   return ', '.join(f'{k}={v:.4g}' for k, v in scores.items())
 
@@ -73,4 +101,5 @@ def train(config, workdir: str, prompt_texts: list[str]):
   return loop.train_and_evaluate(config, workdir)
 
 
-MODES = {'train': train, 'eval': evaluate_checkpoint, 'generate': generate_from_checkpoint}
+MODES = {'train': train, 'eval': evaluate_checkpoint, 'generate': generate_from_checkpoint,
+         'merge': merge_adapters}

@@ -15,7 +15,8 @@ from lm_jax.choices import (DECODING_STRATEGIES, EARLY_STOPPING_MODES, EVAL_CHEC
 
 def default_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  c.mode = 'train'                 # 'eval': score a checkpoint; 'generate': continue --prompt texts.
+  c.mode = 'train'                 # 'eval': score a checkpoint; 'generate': continue --prompt texts;
+                                   # 'merge': an adapter run's weights folded into its base.
   c.seed = 0
   c.num_train_steps = 1000
   c.per_device_batch_size = 8

@@ -92,9 +92,17 @@ def test_a_lora_run_checkpoints_adapters_alone_and_eval_mode_reproduces_it(
   assert result['step'] == 20
   np.testing.assert_allclose(result['metrics']['loss'], last['eval/loss'], rtol=1e-6)
   np.testing.assert_allclose(result['metrics']['bleu'], last['eval/bleu'], rtol=1e-6)
-  texts = modes.generate_from_checkpoint(override(plain, {'generate.max_new_tokens': 4}),
-                                         workdir, ['Delete the file.'])
-  assert len(texts) == 1
+  generate = override(plain.copy_and_resolve_references(), {'generate.max_new_tokens': 6})
+  texts = modes.generate_from_checkpoint(generate, workdir, ['Delete the file.'])
+
+  # Merge mode writes the whole model as a plain run, which scores and decodes the same.
+  merged = modes.merge_adapters(plain, workdir, [])
+  assert RunDir(merged).format_version == 1 and RunDir(merged).adapter_base() is None
+  again = modes.evaluate_checkpoint(plain, merged, [])
+  np.testing.assert_allclose(again['metrics']['loss'], result['metrics']['loss'], rtol=1e-5)
+  assert modes.generate_from_checkpoint(generate, merged, ['Delete the file.']) == texts
+  with pytest.raises(ValueError, match='no adapters to merge'):
+    modes.merge_adapters(plain, pretrained_t5, [])
 
   # Resumed from its step-10 checkpoint, a run writes the rows the straight run wrote.
   resumed = str(tmp_path / 'resumed')

@@ -8,6 +8,8 @@ config and tokenizer it trained with, and the checkpoints in it.
                             init_from and a fingerprint of its parameters
   checkpoints/<step>/       train state, data position, loop state, manifest (train_state.py)
   checkpoints_best/<step>/  the best evaluation's params (best.py)
+  merged/                   an adapter run's weights folded into its base (--config.mode=merge):
+                            a run directory of format 1 whose checkpoint holds params alone
   metrics.jsonl, samples.jsonl, data_fingerprint.json, eval_<split>.json, predictions_<split>.jsonl
                             written by the loop and the modes (only metrics.jsonl is read back)
 
@@ -95,6 +97,7 @@ class RunDir:
     self.adapter_base_file = os.path.join(self.path, ADAPTER_BASE_FILE)
     self.checkpoints_dir = os.path.join(self.path, 'checkpoints')
     self.best_dir = os.path.join(self.path, 'checkpoints_best')
+    self.merged_dir = os.path.join(self.path, 'merged')  # --config.mode=merge writes it
     self.format_version = self._read_format_version()
 
   @staticmethod
@@ -218,6 +221,19 @@ class RunDir:
           f'{self.path} is an adapter run (format {self.format_version}) but '
           f'{self.adapter_base_file} is unreadable ({type(e).__name__}: {e}), so its frozen '
           'base is unknown. Restore the file, or use another --workdir.') from e
+
+  def write_params_only(self, config: ml_collections.ConfigDict, tokenizer_path: str | None,
+                        step: int, params) -> None:
+    """A run directory of one checkpoint holding `params` and no optimizer or data state (an
+    adapter run merged into its base): init_from, eval and generate read it like any run; to
+    train it further, init_from it."""
+    self.record(config, tokenizer_path)
+    saver = self.checkpointer(every_steps=1, keep=1)
+    try:
+      saver.maybe_save(step, {'params': params}, {}, force=True)
+    finally:
+      saver.wait()
+      saver.close()
 
   # Checkpoints.
 
