@@ -50,8 +50,8 @@ def _sizes(tree):
   return sorted(int(np.prod(x.shape)) for x in jax.tree.leaves(tree))
 
 
-def test_only_the_adapters_train_and_the_base_stays_bit_identical(data_dir, pretrained_t5,
-                                                                   tmp_path):
+def test_only_the_adapters_train_and_the_base_stays_bit_identical(
+    data_dir, pretrained_t5, tmp_path):
   trainer = Trainer(_lora(data_dir, pretrained_t5), str(tmp_path / 'lora'))
   state = trainer.initial_state()
   assert set(state.params) == {'lora'}
@@ -108,8 +108,7 @@ def test_a_lora_run_checkpoints_adapters_alone_and_eval_mode_reproduces_it(
   resumed = str(tmp_path / 'resumed')
   loop.train_and_evaluate(_lora(data_dir, pretrained_t5, num_train_steps=10), resumed)
   loop.train_and_evaluate(_lora(data_dir, pretrained_t5), resumed)
-  strip = lambda rows: [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
-  assert strip(read_metrics(resumed)) == strip(read_metrics(workdir))
+  assert _untimed(read_metrics(resumed)) == _untimed(read_metrics(workdir))
 
   # Its base retrained under it: the adapters no longer belong to it, and nothing runs.
   moved_base = str(tmp_path / 'moved_base')
@@ -122,6 +121,10 @@ def test_a_lora_run_checkpoints_adapters_alone_and_eval_mode_reproduces_it(
                                   eval_every_steps=21, checkpoint_every_steps=21), moved_base)
   with pytest.raises(CheckpointError, match='adapters trained on .* now holds other weights'):
     modes.evaluate_checkpoint(plain, adapters_on_copy, [])
+
+
+def _untimed(rows):
+  return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
 
 
 def _point_at(workdir, base):
