@@ -4,12 +4,16 @@ import json
 import os
 from typing import Any, Callable, Mapping
 
+import jax
+import numpy as np
+
 from lm_jax.convert import bert
-from lm_jax.convert import gpt2, t5
+from lm_jax.convert import gpt2, peft_adapters, t5
 from lm_jax.convert.t5 import t5_config_from_hf, to_hf
 from lm_jax.models.bert import Bert
 from lm_jax.models.gpt import GPT
 from lm_jax.models.t5 import T5
+from lm_jax.peft import lora
 
 # HF `model_type` -> importer(path, hf_config) -> (module, {'params': ...}).
 IMPORTERS: dict[str, Callable[[str, Mapping[str, Any]], tuple[Any, dict]]] = {
@@ -26,15 +30,31 @@ MODULES: dict[str, tuple[Callable[[Mapping[str, Any]], Any], type]] = {
 }
 
 
-def from_hf(path: str) -> tuple[Any, dict]:
+def from_hf(path: str, adapter: str | None = None) -> tuple[Any, dict]:
   """Loads a local HF checkpoint directory as (flax module, {'params': float32 numpy arrays}).
 
   The architecture comes from config.json's `model_type`; see IMPORTERS for the supported ones.
   No download happens here: `path` must be a directory on disk (save a hub model with
-  `save_pretrained(path)` on a machine with internet first).
+  `save_pretrained(path)` on a machine with internet first). `adapter`: a peft LoRA adapter
+  directory (`PeftModel.save_pretrained`) for this base, merged into the returned parameters,
+  which then compute what `PeftModel.from_pretrained(base, adapter)` computes.
   """
   hf_config = _read_config(path)
-  return IMPORTERS[hf_config['model_type']](path, hf_config)
+  model, variables = IMPORTERS[hf_config['model_type']](path, hf_config)
+  if adapter is not None:
+    spec, adapters = peft_adapters.load_adapter(adapter, hf_config)
+    merged = lora.merge(spec, variables['params'], adapters)
+    lora.check_finite(merged, f'{path} with the adapter {adapter}')
+    variables = {'params': jax.tree.map(np.asarray, merged)}
+  return model, variables
+
+
+def to_peft(base_path: str, spec: Any, adapters: Mapping[str, Any], path: str) -> None:
+  """Writes lm_jax LoRA `adapters` (trained with `spec`) as a peft adapter directory for the HF
+  checkpoint in `base_path`: `PeftModel.from_pretrained(base, path)` then computes what lm_jax's
+  merged model computes (lm_jax/convert/peft_adapters.py states the fused-layer rule)."""
+  peft_adapters.save_adapter(spec, adapters, _read_config(base_path), path,
+                             base_model_name_or_path=base_path)
 
 
 def module_from_hf(path: str) -> Any:
@@ -61,4 +81,5 @@ def _read_config(path: str) -> dict:
   return hf_config
 
 
-__all__ = ['IMPORTERS', 'MODULES', 'from_hf', 'module_from_hf', 'to_hf', 't5_config_from_hf']
+__all__ = ['IMPORTERS', 'MODULES', 'from_hf', 'module_from_hf', 'to_hf', 'to_peft',
+           't5_config_from_hf']

@@ -76,7 +76,11 @@ def _low_rank(spec, x, a, b, dtype, dropout_rng):
 def applied(spec: LoraSpec, adapters: dict):
   """Within the block, `model.apply` runs the adapted model: each Dense that `adapters` holds an
   entry for adds the LoRA path to its output. Dropout on that path draws from the module's
-  'dropout' rng, so it is on exactly when the model's own dropout is."""
+  'dropout' rng, so it is on exactly when the model's own dropout is.
+
+  Use it inside the function that is jitted (as the train step does): the interceptor acts when
+  the model is traced, and a jitted function traced outside the block would be reused inside it
+  from jit's cache, without the adapters."""
   flat = traverse_util.flatten_dict(adapters)
 
   def intercept(next_fun, args, kwargs, context):

@@ -1,0 +1,160 @@
+"""Hugging Face peft LoRA adapters (`adapter_config.json` + `adapter_model.safetensors`) to and
+from lm_jax's adapter trees (lm_jax/peft/lora.py), through each converter's name map.
+
+peft's LoRA on a torch Linear or a GPT-2 Conv1D adds (alpha/r)·B·A to the weight in torch's
+layout; in flax's (in, out) kernel layout that is A.T·B.T, so `lora_a = lora_A.weight.T` (in, r)
+and `lora_b = lora_B.weight.T` (r, out). GPT-2's fused `c_attn` splits exactly: its B's output
+columns are query, key and value side by side, and the three share its A.
+"""
+import json
+import math
+import os
+from typing import Any, Mapping
+
+import numpy as np
+from flax import traverse_util
+from safetensors.numpy import save_file
+
+from lm_jax.convert import bert, gpt2, t5
+from lm_jax.convert.hf_files import load_safetensors
+from lm_jax.peft.lora import LORA_A, LORA_B, LoraSpec
+
+CONFIG_FILE, WEIGHTS_FILE = 'adapter_config.json', 'adapter_model.safetensors'
+_PREFIX = 'base_model.model.'
+# HF model_type -> (config.json -> module config, name map, name canonicaliser).
+_MAPS = {
+    't5': (t5.t5_config_from_hf, t5._param_map, None),  # pylint: disable=protected-access
+    'gpt2': (gpt2.gpt_config_from_hf, gpt2._param_map,  # pylint: disable=protected-access
+             gpt2._canonical_names),  # pylint: disable=protected-access
+    'bert': (bert.bert_config_from_hf, bert._param_map,  # pylint: disable=protected-access
+             bert._canonical_names),  # pylint: disable=protected-access
+}
+
+
+def _unsupported(config: Mapping[str, Any]) -> list[str]:
+  """The options of a peft (0.21) LoRA adapter that lm_jax does not implement, named."""
+  found = []
+  init = config.get('init_lora_weights', True)
+  if isinstance(init, str) and init.split('_')[0] in ('pissa', 'olora', 'corda', 'loftq'):
+    found.append(f'init_lora_weights={init!r} (it changes the base weights)')
+  for key, value in config.items():
+    if key in ('use_dora', 'lora_bias', 'use_qalora') and value:
+      found.append(f'{key}={value!r}')
+    elif key == 'bias' and value != 'none':
+      found.append(f'bias={value!r}')
+    elif key in ('rank_pattern', 'alpha_pattern') and value:
+      found.append(f'{key}={value!r}')
+    elif key in ('layers_to_transform', 'layer_replication', 'trainable_token_indices',
+                 'target_parameters', 'alora_invocation_tokens', 'modules_to_save') and value:
+      found.append(f'{key}={value!r}')
+  return found
+
+
+def read_config(adapter_dir: str) -> dict:
+  path = os.path.join(adapter_dir, CONFIG_FILE)
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'No {CONFIG_FILE} in {adapter_dir!r}: a peft adapter directory is '
+                            'what `PeftModel.save_pretrained(path)` writes.')
+  with open(path) as f:
+    config = json.load(f)
+  if config.get('peft_type') != 'LORA':
+    raise ValueError(f'{path} holds a {config.get("peft_type")!r} adapter; lm_jax imports LORA '
+                     'adapters.')
+  unsupported = _unsupported(config)
+  if unsupported:
+    raise ValueError(f'{path} uses peft options lm_jax does not implement: '
+                     f'{"; ".join(unsupported)}.')
+  return config
+
+
+def spec_from_config(config: Mapping[str, Any]) -> LoraSpec:
+  init = config.get('init_lora_weights', True)
+  return LoraSpec(rank=int(config['r']), alpha=float(config['lora_alpha']),
+                  dropout=float(config.get('lora_dropout', 0.0)),
+                  use_rslora=bool(config.get('use_rslora', False)),
+                  init='gaussian' if init == 'gaussian' else 'kaiming')
+
+
+def _name_map(hf_config: Mapping[str, Any]) -> tuple[dict, Any]:
+  model_type = hf_config.get('model_type')
+  if model_type not in _MAPS:
+    raise ValueError(f'peft adapters import for model_type {sorted(_MAPS)}; got {model_type!r}.')
+  make_config, param_map, canonical = _MAPS[model_type]
+  return param_map(make_config(hf_config)), canonical or (lambda tensors: tensors)
+
+
+def load_adapter(adapter_dir: str, hf_config: Mapping[str, Any]) -> tuple[LoraSpec, dict]:
+  """(spec, adapters) of a peft LoRA adapter on the base whose config.json is `hf_config`."""
+  config = read_config(adapter_dir)
+  spec = spec_from_config(config)
+  tensors = load_safetensors(os.path.join(adapter_dir, WEIGHTS_FILE))
+  names, canonical = _name_map(hf_config)
+  flat = {}
+  for key in sorted(tensors):
+    if not key.endswith('.lora_A.weight'):
+      if not key.endswith('.lora_B.weight'):
+        raise ValueError(f'{adapter_dir}: tensor {key} is not a LoRA A or B weight; lm_jax '
+                         'imports LoRA adapters of Linear and Conv1D layers.')
+      continue
+    module = key[:-len('.lora_A.weight')]
+    weight = next(iter(canonical({module.removeprefix(_PREFIX) + '.weight': None})))
+    if weight not in names:
+      raise ValueError(f'{adapter_dir}: the adapted layer {module} has no counterpart in '
+                       'lm_jax\'s model.')
+    paths, _ = names[weight]
+    paths = (paths,) if isinstance(paths[0], str) else paths
+    a = tensors[key].T  # (in, r)
+    b = tensors[module + '.lora_B.weight'].T  # (r, out): the paths' columns side by side
+    for path, part in zip(paths, np.split(b, len(paths), axis=-1)):
+      flat[path[:-1] + (LORA_A,)] = np.ascontiguousarray(a)
+      flat[path[:-1] + (LORA_B,)] = np.ascontiguousarray(part)
+  return spec, traverse_util.unflatten_dict(flat)
+
+
+def save_adapter(spec: LoraSpec, adapters: Mapping[str, Any], hf_config: Mapping[str, Any],
+                 path: str, base_model_name_or_path: str | None = None) -> None:
+  """Writes `adapters` as a peft LoRA adapter directory for the HF model of `hf_config`.
+
+  A fused HF layer (GPT-2's c_attn) whose lm_jax projections carry k separate rank-r adapters
+  becomes one rank k·r adapter: A stacks their A's, B is block-diagonal over their output
+  columns (zeros for a projection without one), and alpha grows to keep alpha/r (k·alpha;
+  sqrt(k)·alpha under rsLoRA). peft has one rank for all layers, so every layer is written at
+  the largest k·r, the unused rows of A and columns of B zero: the update is unchanged.
+  """
+  names, _ = _name_map(hf_config)
+  flat = traverse_util.flatten_dict(adapters)
+  layers = {}  # HF weight name -> (its lm_jax modules, those with an adapter)
+  for weight, (paths, _) in names.items():
+    paths = (paths,) if isinstance(paths[0], str) else paths
+    modules = [p[:-1] for p in paths]
+    adapted = [m for m in modules if m + (LORA_A,) in flat]
+    if adapted and weight.endswith('.weight'):
+      layers[weight] = (modules, adapted)
+  if not layers:
+    raise ValueError('No adapted layer of these adapters maps onto the Hugging Face model.')
+  k = max(len(adapted) for _, adapted in layers.values())
+  rank = k * spec.rank
+  tensors = {}
+  for weight, (modules, adapted) in layers.items():
+    a = np.zeros((np.asarray(flat[adapted[0] + (LORA_A,)]).shape[0], rank), np.float32)
+    width = np.asarray(flat[adapted[0] + (LORA_B,)]).shape[1]
+    b = np.zeros((rank, width * len(modules)), np.float32)
+    for i, m in enumerate(adapted):
+      block, j = slice(i * spec.rank, (i + 1) * spec.rank), modules.index(m)
+      a[:, block] = np.asarray(flat[m + (LORA_A,)])
+      b[block, j * width:(j + 1) * width] = np.asarray(flat[m + (LORA_B,)])
+    module = _PREFIX + weight[:-len('.weight')]
+    tensors[module + '.lora_A.weight'] = np.ascontiguousarray(a.T)
+    tensors[module + '.lora_B.weight'] = np.ascontiguousarray(b.T)
+  config = {'peft_type': 'LORA', 'task_type': None, 'r': rank,
+            'lora_alpha': spec.alpha * (math.sqrt(k) if spec.use_rslora else k),
+            'lora_dropout': spec.dropout, 'use_rslora': spec.use_rslora,
+            # Full module names: GPT-2's c_proj is the attention's and the MLP's.
+            'target_modules': sorted(w[:-len('.weight')] for w in layers), 'bias': 'none',
+            'fan_in_fan_out': hf_config.get('model_type') == 'gpt2',
+            'init_lora_weights': True, 'modules_to_save': None,
+            'base_model_name_or_path': base_model_name_or_path, 'inference_mode': True}
+  os.makedirs(path, exist_ok=True)
+  with open(os.path.join(path, CONFIG_FILE), 'w') as f:
+    json.dump(config, f, indent=2)
+  save_file(tensors, os.path.join(path, WEIGHTS_FILE))
