@@ -1,5 +1,5 @@
-"""Hugging Face peft LoRA adapters: imported onto T5 v1.0, T5 v1.1 and GPT-2 (fused c_attn), the
-logits equal peft's; exported from lm_jax, peft reproduces lm_jax's; unsupported options are
+"""Hugging Face peft LoRA adapters: imported onto T5 v1.0, T5 v1.1, GPT-2 (fused c_attn) and
+BERT, the logits equal peft's; exported from lm_jax, peft reproduces lm_jax's; unsupported options are
 named. Parity is a relative max error, max |ours - peft| / max |peft| < 1e-4, in float32."""
 import json
 import os
@@ -32,8 +32,15 @@ def _gpt2():
   return transformers.GPT2LMHeadModel(config).eval()
 
 
+def _bert():
+  config = transformers.BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2,
+                                   num_attention_heads=4, intermediate_size=64,
+                                   max_position_embeddings=16)
+  return transformers.BertForMaskedLM(config).eval()
+
+
 MODELS = {'t5_v1.0': (lambda: _t5('1.0'), ['q', 'v']), 't5_v1.1': (lambda: _t5('1.1'), ['q', 'v']),
-          'gpt2': (_gpt2, ['c_attn'])}
+          'gpt2': (_gpt2, ['c_attn']), 'bert': (_bert, ['query', 'value'])}
 
 
 def _torch_logits(model, is_t5):
@@ -42,7 +49,10 @@ def _torch_logits(model, is_t5):
       return model(input_ids=torch.from_numpy(TOKENS).long(),
                    attention_mask=torch.from_numpy(TOKENS != 0).long(),
                    decoder_input_ids=torch.from_numpy(DECODER).long()).logits.numpy()
-    return model(input_ids=torch.from_numpy(TOKENS).long()).logits.numpy()
+    # Id 0 pads BERT's rows (lm_jax masks it by id); it is a real GPT-2 token ('!').
+    mask = TOKENS != 0 if isinstance(model.config, transformers.BertConfig) else TOKENS >= 0
+    return model(input_ids=torch.from_numpy(TOKENS).long(),
+                 attention_mask=torch.from_numpy(mask).long()).logits.numpy()
 
 
 def _ours(model, variables, is_t5):
