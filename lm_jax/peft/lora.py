@@ -14,7 +14,6 @@ import math
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import traverse_util
 
 from lm_jax.choices import LORA_INITS
@@ -120,10 +119,11 @@ def merge(spec: LoraSpec, params: dict, adapters: dict) -> dict:
 
 
 def check_finite(params: dict, what: str) -> None:
-  """Raises naming the first parameter with a NaN or infinity."""
-  flat = traverse_util.flatten_dict(jax.device_get(params), sep='/')
-  for path, value in flat.items():
-    if not np.all(np.isfinite(value)):
+  """Raises naming the first parameter with a NaN or infinity (checked where the parameters
+  are: one flag per array comes back, not the arrays)."""
+  finite = jax.device_get(jax.tree.map(lambda x: jnp.all(jnp.isfinite(x)), params))
+  for path, ok in traverse_util.flatten_dict(finite, sep='/').items():
+    if not ok:
       raise FloatingPointError(
           f'{what}: {path} has non-finite values after merging the LoRA adapters into it; the '
           'adapters (or the base) hold NaN or infinity. Use an earlier checkpoint of the adapter '

@@ -64,6 +64,8 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
     abstract = jax.eval_shape(
         lambda rng: steps.init_params(self.model, rng, shapes), jax.random.key(0))
     self.adapters = self._adapters(abstract)
+    # One compiled merge for all of the run's evaluations.
+    self._merge = jax.jit(self.adapters.merged) if self.adapters is not None else None
     labels = self._param_labels(abstract) if training else None
     self.optimizer, self.schedule = optimizers.make_optimizer(
         config.optimizer, config.num_train_steps, param_labels=labels,
@@ -132,7 +134,7 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
     with the adapters merged in (what evaluation and decoding use), else `params` itself."""
     if self.adapters is None:
       return params
-    merged = jax.jit(self.adapters.merged)(self.base, params)
+    merged = self._merge(self.base, params)
     lora.check_finite(merged, f'{self.workdir}')
     return merged
 
