@@ -103,6 +103,7 @@ def tiny_gpt() -> Tiny:
 SLOWEST_FILES = (
     'tests/train/test_multi_host.py',
     'tests/train/test_finetune_loop.py',
+    'tests/train/test_adapters_loop.py',
     'tests/test_notebooks.py',
     'tests/train/test_loop.py',
     'tests/train/test_families.py',
@@ -110,6 +111,7 @@ SLOWEST_FILES = (
     'tests/train/test_crash_resume.py',
     'tests/sweep/test_runner.py',
     'tests/train/run_dir/test_integrity.py',
+    'tests/convert/test_peft_adapters.py',
 )
 
 

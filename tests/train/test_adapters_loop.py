@@ -8,9 +8,10 @@ import jax
 import numpy as np
 import pytest
 
+from finetune_configs import config_for, pretrain_tiny_t5
+
 from lm_jax import modes, partitioning
-from lm_jax.config.schema import load_config, override, validate_config
-from lm_jax.config.schema import default_config
+from lm_jax.config.schema import default_config, override, validate_config
 from lm_jax.models.bert import BertClassifier, BertClassifierConfig
 from lm_jax.train import loop, optimizers, train_step
 from lm_jax.train.adapters import Adapters
@@ -18,23 +19,12 @@ from lm_jax.train.metrics_writer import read_metrics
 from lm_jax.train.run_dir import CheckpointError, RunDir
 from lm_jax.train.trainer import Trainer
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TIMING = ('train/tokens_per_s',)
-
-
-def _config(spec, data_dir, **changes):
-  config = load_config(os.path.join(REPO, 'configs', spec))
-  config.data.data_dir = data_dir
-  config.num_samples = 0
-  return override(config, changes)
 
 
 @pytest.fixture(scope='module')
 def pretrained_t5(data_dir, tmp_path_factory):
-  workdir = str(tmp_path_factory.mktemp('pretrain_t5'))
-  loop.train_and_evaluate(_config('t5_small.py:tiny', data_dir, num_train_steps=20,
-                                  eval_every_steps=20, checkpoint_every_steps=20), workdir)
-  return workdir
+  return pretrain_tiny_t5(data_dir, str(tmp_path_factory.mktemp('pretrain_t5')))
 
 
 def _lora(data_dir, pretrained, **changes):
@@ -43,7 +33,7 @@ def _lora(data_dir, pretrained, **changes):
           'log_every_steps': 5, 'eval_every_steps': 10, 'checkpoint_every_steps': 10,
           'num_eval_batches': 2, 'eval.num_examples': 8, 'data.task': 'translate_en_de',
           'early_stopping.metric': 'loss', 'early_stopping.mode': 'min'}
-  return _config('finetune_translation.py:tiny', data_dir, **{**base, **changes})
+  return config_for('finetune_translation.py:tiny', data_dir, **{**base, **changes})
 
 
 def _sizes(tree):
@@ -86,8 +76,8 @@ def test_a_lora_run_checkpoints_adapters_alone_and_eval_mode_reproduces_it(
 
   # Eval mode rebuilds base plus adapter from the run directory alone and scores what training
   # logged at its last evaluation (the same batches).
-  plain = _config('finetune_translation.py:tiny', data_dir, num_eval_batches=2,
-                  **{'eval.num_examples': 8, 'data.task': 'translate_en_de'})
+  plain = config_for('finetune_translation.py:tiny', data_dir, num_eval_batches=2,
+                     **{'eval.num_examples': 8, 'data.task': 'translate_en_de'})
   result = modes.evaluate_checkpoint(plain, workdir, [])
   assert result['step'] == 20
   np.testing.assert_allclose(result['metrics']['loss'], last['eval/loss'], rtol=1e-6)
@@ -117,8 +107,8 @@ def test_a_lora_run_checkpoints_adapters_alone_and_eval_mode_reproduces_it(
   shutil.copytree(workdir, adapters_on_copy)
   shutil.copy(os.path.join(workdir, 'config.json'), adapters_on_copy)
   _point_at(adapters_on_copy, moved_base)
-  loop.train_and_evaluate(_config('t5_small.py:tiny', data_dir, num_train_steps=21,
-                                  eval_every_steps=21, checkpoint_every_steps=21), moved_base)
+  loop.train_and_evaluate(config_for('t5_small.py:tiny', data_dir, num_train_steps=21,
+                                     eval_every_steps=21, checkpoint_every_steps=21), moved_base)
   with pytest.raises(CheckpointError, match='adapters trained on .* now holds other weights'):
     modes.evaluate_checkpoint(plain, adapters_on_copy, [])
 
@@ -139,7 +129,7 @@ def _point_at(workdir, base):
 
 
 def test_peft_without_init_from_is_refused_before_any_compute(data_dir):
-  config = _config('finetune_translation.py:tiny', data_dir, **{'peft.method': 'lora'})
+  config = config_for('finetune_translation.py:tiny', data_dir, **{'peft.method': 'lora'})
   with pytest.raises(ValueError, match='peft.method.*need.*init_from'):
     validate_config(config)
   with pytest.raises(ValueError, match='peft.method.*must be one of'):

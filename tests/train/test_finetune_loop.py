@@ -8,8 +8,10 @@ import jax
 import numpy as np
 import pytest
 
+from finetune_configs import config_for, pretrain_tiny_t5
+
 from lm_jax import modes, partitioning
-from lm_jax.config.schema import load_config, override
+from lm_jax.config.schema import load_config
 from lm_jax.data import packing, tasks
 from lm_jax.data.builders import wordnet_categories
 from lm_jax.evaluation import held_out, metrics
@@ -20,19 +22,9 @@ from lm_jax.train.trainer import Trainer
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _config(spec, data_dir, **changes):
-  config = load_config(os.path.join(REPO, 'configs', spec))
-  config.data.data_dir = data_dir
-  config.num_samples = 0
-  return override(config, changes)
-
-
 @pytest.fixture(scope='module')
 def pretrained_t5(data_dir, tmp_path_factory):
-  workdir = str(tmp_path_factory.mktemp('pretrain_t5'))
-  loop.train_and_evaluate(_config('t5_small.py:tiny', data_dir, num_train_steps=20,
-                                  eval_every_steps=20, checkpoint_every_steps=20), workdir)
-  return workdir
+  return pretrain_tiny_t5(data_dir, str(tmp_path_factory.mktemp('pretrain_t5')))
 
 
 def _steps(workdir, directory='checkpoints'):
@@ -44,7 +36,7 @@ def _translation(data_dir, pretrained, **changes):
   base = {'init_from': pretrained, 'num_train_steps': 30, 'log_every_steps': 5,
           'eval_every_steps': 10, 'checkpoint_every_steps': 10, 'num_eval_batches': 2,
           'eval.num_examples': 16, 'data.task': 'translate_en_de'}
-  return _config('finetune_translation.py:tiny', data_dir, **{**base, **changes})
+  return config_for('finetune_translation.py:tiny', data_dir, **{**base, **changes})
 
 
 def test_finetuning_starts_from_the_pretrained_weights_and_learns(data_dir, pretrained_t5,
@@ -54,7 +46,7 @@ def test_finetuning_starts_from_the_pretrained_weights_and_learns(data_dir, pret
   trainer = Trainer(config, workdir)
   initial = trainer.initial_state().params
   pretrained_params, _ = Trainer(
-      _config('t5_small.py:tiny', data_dir), pretrained_t5, training=False).latest_params()
+      config_for('t5_small.py:tiny', data_dir), pretrained_t5, training=False).latest_params()
   jax.tree.map(np.testing.assert_array_equal, initial, pretrained_params)
   assert trainer.config.data.tokenizer_path.endswith('.model')
 
@@ -191,19 +183,19 @@ def length_task():
 
 def test_frozen_bert_feature_extraction_trains_only_the_head(data_dir, length_task, tmp_path):
   pretrain = str(tmp_path / 'bert')
-  loop.train_and_evaluate(_config('bert_base.py:tiny', data_dir, num_train_steps=5,
-                                  **{'optimizer.warmup_steps': 2},
-                                  eval_every_steps=5, checkpoint_every_steps=5), pretrain)
-  config = _config('finetune_classification.py:bert_tiny', data_dir, init_from=pretrain,
-                   num_train_steps=20, eval_every_steps=20, checkpoint_every_steps=20,
-                   num_eval_batches=2, **{'data.task': length_task, 'finetune.mode': 'frozen',
-                                          'eval.num_examples': 32})
+  loop.train_and_evaluate(config_for('bert_base.py:tiny', data_dir, num_train_steps=5,
+                                     **{'optimizer.warmup_steps': 2},
+                                     eval_every_steps=5, checkpoint_every_steps=5), pretrain)
+  config = config_for('finetune_classification.py:bert_tiny', data_dir, init_from=pretrain,
+                      num_train_steps=20, eval_every_steps=20, checkpoint_every_steps=20,
+                      num_eval_batches=2, **{'data.task': length_task, 'finetune.mode': 'frozen',
+                                             'eval.num_examples': 32})
   workdir = str(tmp_path / 'frozen')
   last = loop.train_and_evaluate(config, workdir)
   assert 0 <= last['eval/accuracy'] <= 100 and 'eval/f1' in last
 
-  before, _ = Trainer(_config('bert_base.py:tiny', data_dir), pretrain,
-                           training=False).latest_params()
+  before, _ = Trainer(config_for('bert_base.py:tiny', data_dir), pretrain,
+                      training=False).latest_params()
   after, step = Trainer(config, workdir, training=False).latest_params()
   assert step == 20
   backbone = {k: v for k, v in after.items() if k not in ('pooler', 'classifier')}
