@@ -32,8 +32,8 @@ translate_cpu
           python -m lm_jax.main --config=configs/transformer_base.py:translate_cpu \
               --config.mode=eval --config.eval.split=test --config.eval.checkpoint=best \
               --config.eval.num_examples=3000 --config.eval.baseline=True
-        expect: not measured yet (README results: copying the input scores BLEU / chrF
-        12.9 / 26.9 on this test split).
+        expect: test BLEU / chrF 17.76 / 43.29 (2,357 pairs) against copying the input's
+        12.94 / 26.93; validation BLEU 20.4 at step 2000 (2026-12-07, README results).
 """
 from lm_jax.config.schema import default_config
 
