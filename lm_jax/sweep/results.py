@@ -12,6 +12,7 @@ from lm_jax import atomic_files
 from lm_jax.sweep import status
 from lm_jax.sweep.spec import Run, Sweep, describe
 from lm_jax.train import metrics_writer
+from lm_jax.train.run_dir import RunDir
 
 
 def sweep_dir(sweep: Sweep, root: str) -> str:
@@ -63,6 +64,18 @@ def _held_out(sweep: Sweep, root: str, run: Run) -> dict:
   return row
 
 
+def _sizes(workdir: str) -> dict:
+  """'trainable %' of the model's parameters and the latest 'checkpoint MB', where recorded."""
+  run = RunDir(workdir)
+  counts, checkpoint = run.parameter_counts(), run.checkpoint_bytes()
+  sizes = {}
+  if counts:
+    sizes['trainable %'] = 100 * counts['trainable'] / counts['total']
+  if checkpoint is not None:
+    sizes['checkpoint MB'] = checkpoint / 1e6
+  return sizes
+
+
 def run_row(sweep: Sweep, root: str, run: Run, record: dict | None) -> dict:
   """One run's row: metrics of its last evaluation, the best `sweep.metric` and its step."""
   rows = _metric_rows(sweep.workdir(root, run))
@@ -78,7 +91,8 @@ def run_row(sweep: Sweep, root: str, run: Run, record: dict | None) -> dict:
           **_swept_values(sweep, root, run),
           'state': record['state'], 'step': rows[-1]['step'] if rows else None,
           **final, f'best {sweep.metric}': best.get(sweep.metric), 'best step': best.get('step'),
-          'seconds': record.get('seconds'), **_held_out(sweep, root, run),
+          'seconds': record.get('seconds'), **_sizes(sweep.workdir(root, run)),
+          **_held_out(sweep, root, run),
           'error': error[-1] if error else ''}
 
 

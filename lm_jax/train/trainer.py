@@ -80,6 +80,7 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
     self.base, base_record = self._frozen_base(abstract)
     if training:
       self.run.record(config, self.tokenizer.path, adapter_base=base_record)
+      self.run.record_parameter_counts(_count(abstract), self._trainable_count(abstract, labels))
       # The data is prepared by now; a result can be traced to what it saw.
       fingerprint.write_fingerprint(workdir, config.data)
     self.restored_extra = {}
@@ -124,6 +125,15 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
 
   def _init_shapes(self):
     return jax.eval_shape(self._init, jax.random.key_data(jax.random.key(0)))
+
+  def _trainable_count(self, abstract, labels) -> int:
+    if self.adapters is not None:
+      return _count(self._init_shapes().params)
+    if labels is not None:
+      return sum(int(np.prod(p.shape)) for p, label in zip(jax.tree.leaves(abstract),
+                                                             jax.tree.leaves(labels))
+                 if label == finetune.TRAINABLE)
+    return _count(abstract)
 
   def train_step(self, state, batch):
     """One jitted step: (state, metric sums); `state` is donated."""

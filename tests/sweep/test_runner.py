@@ -1,6 +1,8 @@
 """The runner on real tiny runs: a killed run is recorded and the others finish; re-running
 finishes only what is left, resuming from checkpoints; a finished sweep re-runs no training
 and rewrites the same tables."""
+import csv
+import io
 import json
 import os
 
@@ -55,6 +57,8 @@ def test_kill_resume_skip_and_same_tables(tmp_path, data_dir, monkeypatch):
   assert status.read(workdir['long'])['state'] == 'finished'
   csv_after, md_after = (tables / 'results.csv').read_text(), (tables / 'results.md').read_text()
   assert md_after.count('| 1 |') == 2  # n = 1 finished seed for each point
+  for row in csv.DictReader(io.StringIO(csv_after)):  # what each run trains and keeps
+    assert float(row['trainable %']) == 100 and float(row['checkpoint MB']) > 0.1
 
   # A finished sweep: no training at all, and the same tables.
   monkeypatch.setattr(loop, 'train_and_evaluate', lambda *a: pytest.fail('trained again'))

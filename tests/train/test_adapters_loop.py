@@ -73,6 +73,7 @@ def test_a_lora_run_checkpoints_adapters_alone_and_eval_mode_reproduces_it(
   assert (set(saved), step) == ({'lora'}, 20)
   base_count = sum(_sizes(RunDir(pretrained_t5).read_params()[0]))
   assert sum(_sizes(saved)) < 0.1 * base_count
+  assert run.parameter_counts() == {'total': base_count, 'trainable': sum(_sizes(saved))}
 
   # Eval mode rebuilds base plus adapter from the run directory alone and scores what training
   # logged at its last evaluation (the same batches).

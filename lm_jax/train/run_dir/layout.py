@@ -6,6 +6,7 @@ config and tokenizer it trained with, and the checkpoints in it.
   tokenizer.model           a copy of the SentencePiece model its token ids belong to
   adapter_base.json         (format 2) the frozen base of an adapter run (config.peft): its
                             init_from and a fingerprint of its parameters
+  parameters.json           how many parameters the model has and how many of them train
   checkpoints/<step>/       train state, data position, loop state, manifest (train_state.py)
   checkpoints_best/<step>/  the best evaluation's params (best.py)
   merged/                   an adapter run's weights folded into its base (--config.mode=merge):
@@ -47,6 +48,7 @@ FORMAT_FILE = 'lm_jax_run.json'
 CONFIG_FILE = 'config.json'
 TOKENIZER_FILE = 'tokenizer.model'
 ADAPTER_BASE_FILE = 'adapter_base.json'
+PARAMETERS_FILE = 'parameters.json'
 
 # Config sections that change the shape or meaning of saved arrays; resuming with other values
 # would either fail deep inside orbax or, worse, silently train a different experiment.
@@ -95,6 +97,7 @@ class RunDir:
     self.config_file = os.path.join(self.path, CONFIG_FILE)
     self.tokenizer_file = os.path.join(self.path, TOKENIZER_FILE)
     self.adapter_base_file = os.path.join(self.path, ADAPTER_BASE_FILE)
+    self.parameters_file = os.path.join(self.path, PARAMETERS_FILE)
     self.checkpoints_dir = os.path.join(self.path, 'checkpoints')
     self.best_dir = os.path.join(self.path, 'checkpoints_best')
     self.merged_dir = os.path.join(self.path, 'merged')  # --config.mode=merge writes it
@@ -207,6 +210,30 @@ class RunDir:
         atomic_files.replace_file(self.tokenizer_file,
                                   lambda tmp: shutil.copyfile(tokenizer_path, tmp))
     self.format_version = version
+
+  def record_parameter_counts(self, total: int, trainable: int) -> None:
+    """The model's parameter count and how many of them train (all; the adapters and a new head
+    of an adapter run; the unfrozen ones of feature extraction), for tables. Process 0 alone."""
+    if jax.process_index() == 0:
+      atomic_files.write_json(self.parameters_file, {'total': total, 'trainable': trainable})
+
+  def parameter_counts(self) -> dict | None:
+    """{'total', 'trainable'}, or None for a run that has not recorded them."""
+    try:
+      with open(self.parameters_file) as f:
+        return json.load(f)
+    except (OSError, ValueError):
+      return None
+
+  def checkpoint_bytes(self) -> int | None:
+    """The bytes of the latest train-state checkpoint on disk (arrays, optimizer state, data
+    position, metadata); None without one."""
+    step = self.latest_step()
+    if step is None:
+      return None
+    folder = os.path.join(self.checkpoints_dir, str(step))
+    return sum(os.path.getsize(os.path.join(d, name))
+               for d, _, names in os.walk(folder) for name in names)
 
   def adapter_base(self) -> dict | None:
     """What identifies an adapter run's frozen base (init_from, description, fingerprint);

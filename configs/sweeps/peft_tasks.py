@@ -1,0 +1,48 @@
+"""Parameter-efficient fine-tuning against full fine-tuning from one pretrained checkpoint per
+family (docs/peft.md): the tiny T5 on WordNet classification and code summarization, fully and
+with LoRA r = 1, 4, 16 on the query and value projections and r = 8 on every linear layer; the
+tiny BERT classifier fully, frozen (its new head alone) and with LoRA r = 8. Each fine-tune is
+scored on its test split with its best checkpoint, beside the task's trivial baseline; the
+tables add what each trains (trainable %) and keeps (checkpoint MB, the latest step).
+
+  python -m lm_jax.sweep --sweep=configs/sweeps/peft_tasks.py
+
+expect: not run yet (about two hours on 2 CPU cores); re-running the command resumes where it
+stopped. Prefix and prompt tuning join when they exist.
+"""
+BASE = 'configs/t5_small.py:tiny'
+SEEDS = (0,)
+METRIC, GOAL = 'eval/loss', 'min'
+COLUMNS = ('eval/loss', 'trainable %', 'checkpoint MB')
+
+
+def _pretrain(steps: int) -> dict:
+  return {'num_train_steps': steps, 'eval_every_steps': steps, 'checkpoint_every_steps': steps,
+          'num_samples': 0}
+
+
+def _test() -> dict:
+  return {'eval.split': 'test', 'eval.checkpoint': 'best', 'eval.num_examples': 2000,
+          'eval.baseline': True}
+
+
+def _lora(rank: int, targets=('query', 'value')) -> dict:
+  return {'peft.method': 'lora', 'peft.rank': rank, 'peft.targets': targets}
+
+
+_METHODS = {'full': {}, 'lora_r1': _lora(1), 'lora_r4': _lora(4), 'lora_r16': _lora(16),
+           'lora_all_r8': _lora(8, ('all-linear',))}
+
+
+def points(add):
+  add('pretrain_t5', _pretrain(2000), config='configs/t5_small.py:tiny')
+  add('pretrain_bert', _pretrain(1000), config='configs/bert_base.py:tiny')
+  for task in ('classification', 'summarization'):
+    for method, overrides in _METHODS.items():
+      add(f'{task}_{method}', {'num_samples': 0, 'init_from': '@pretrain_t5', **overrides},
+          config=f'configs/finetune_{task}.py:tiny', evaluate=_test())
+  for method, overrides in (('full', {}), ('frozen', {'finetune.mode': 'frozen'}),
+                            ('lora_r8', _lora(8))):
+    add(f'classification_bert_{method}', {'num_samples': 0, 'init_from': '@pretrain_bert',
+                                          **overrides},
+        config='configs/finetune_classification.py:bert_tiny', evaluate=_test())
