@@ -31,7 +31,7 @@ def _lora(rank: int, targets=('query', 'value')) -> dict:
 
 
 _METHODS = {'full': {}, 'lora_r1': _lora(1), 'lora_r4': _lora(4), 'lora_r16': _lora(16),
-           'lora_all_r8': _lora(8, ('all-linear',))}
+            'lora_all_r8': _lora(8, ('all-linear',))}
 
 
 def points(add):
