@@ -35,6 +35,7 @@ import jax
 import ml_collections
 
 from lm_jax import atomic_files, models
+from lm_jax.config import schema
 from lm_jax.data import pipeline
 from lm_jax.data import tokenizer as tokenizer_lib
 from lm_jax.train.run_dir import params as params_lib
@@ -176,8 +177,12 @@ class RunDir:
     if saved is None or checkpointer.latest_step() is None:
       return
     current = json.loads(config.to_json_best_effort())
+    defaults = json.loads(schema.default_config().to_json_best_effort())
     for key in _RESUME_CRITICAL if training else ('model',):
+      # A section written before the key existed (`peft` in runs older than it) had its default.
       before, now = _lookup(saved, key), _lookup(current, key)
+      if before is None:
+        before = _lookup(defaults, key)
       if before != now:
         if isinstance(before, dict) and isinstance(now, dict):  # name the fields that differ
           fields = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))

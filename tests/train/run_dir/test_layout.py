@@ -120,6 +120,20 @@ def test_resuming_with_another_task_or_finetune_mode_is_refused(tmp_path, key, v
     _check(run, config, training=True)
 
 
+def test_a_run_recorded_before_a_config_section_existed_resumes(tmp_path):
+  """Runs trained before config.peft existed resume as runs of its default (no adapters)."""
+  config = default_config()
+  run = _trained(tmp_path, config)
+  saved = run.saved_config()
+  del saved['peft']
+  with open(run.config_file, 'w') as f:
+    json.dump(saved, f)
+  _check(run, config, training=True)
+  config.peft.method = 'lora'
+  with pytest.raises(CheckpointError, match='peft'):
+    _check(run, config, training=True)
+
+
 def test_reading_a_checkpoint_checks_only_the_model(tmp_path):
   config = default_config()
   config.finetune.mode = 'frozen'
