@@ -57,12 +57,6 @@ def init_adapters(spec: LoraSpec, kernel_shapes: dict, rng: jax.Array) -> dict:
   return traverse_util.unflatten_dict(flat)
 
 
-def adapted_paths(adapters: dict) -> list[str]:
-  """The '/'-joined paths of the Dense layers `adapters` adapts."""
-  return sorted('/'.join(key[:-1]) for key in traverse_util.flatten_dict(adapters)
-                if key[-1] == LORA_A)
-
-
 def _low_rank(spec, x, a, b, dtype, dropout_rng):
   if dropout_rng is not None and spec.dropout > 0:
     # peft drops the LoRA path's input only; the frozen layer sees x unchanged.

@@ -55,6 +55,12 @@ def combine(base, head) -> dict:
   return traverse_util.unflatten_dict(flat)
 
 
+def merged(spec: lora.LoraSpec, base, trainable) -> dict:
+  """Plain parameters computing what the adapted model computes (evaluation, decoding): the
+  base with the trainable head in place and the adapters folded in."""
+  return lora.merge(spec, combine(base, trainable.get(HEAD, {})), trainable[LORA])
+
+
 def spec_of(peft) -> lora.LoraSpec:
   return lora.LoraSpec(rank=peft['rank'], alpha=peft['alpha'], dropout=peft['dropout'],
                        use_rslora=peft['use_rslora'], init=peft['init'])
@@ -95,8 +101,7 @@ class Adapters:
     return combine(base, trainable.get(HEAD, {}))
 
   def merged(self, base, trainable) -> dict:
-    """Plain parameters computing what the adapted model computes (evaluation, decoding)."""
-    return lora.merge(self.spec, self.combine(base, trainable), trainable[LORA])
+    return merged(self.spec, base, trainable)
 
   @contextlib.contextmanager
   def applied(self, trainable):

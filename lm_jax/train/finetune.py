@@ -96,9 +96,7 @@ def _load_adapter_run(run: RunDir, step: int, saved: dict) -> Pretrained:
 
   def load_params():
     trainable, _ = run.read_params(step)
-    merged = jax.jit(lora.merge, static_argnums=0)(
-        spec, adapters.combine(base.params, trainable.get(adapters.HEAD, {})),
-        trainable[adapters.LORA])
+    merged = jax.jit(adapters.merged, static_argnums=0)(spec, base.params, trainable)
     lora.check_finite(merged, run.path)
     return jax.device_get(merged)
 

@@ -126,7 +126,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             'train.')
     elif already_stopped:
       print(f'{workdir} stopped early at step {start}; nothing to train.')
-    samples = trainer.samples(trainer.full_params(state.params), records)
+    samples = trainer.samples(state.params, records)
     if samples and jax.process_index() == 0:
       _write_samples(workdir, samples)
   finally:  # also on an error: let the saves in flight land, and close every writer

@@ -1,5 +1,7 @@
 """`Trainer`: what one run builds once (mesh, model, data, jitted steps, checkpointer) and the
 evaluation every mode shares, so that eval mode scores exactly what training logged."""
+import functools
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -120,19 +122,22 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
         jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), abstract), self.pretrained.params)
     base = self.adapters.frozen_base(params)
     print(f'Frozen base: {self.pretrained.description}. '
-          + self.adapters.describe(_count(base), self._init_shapes().params))
+          + self.adapters.describe(_count(base), self._replicated_state_shapes.params))
     return jax.device_put(base, self.replicated), record
 
-  def _init_shapes(self):
-    return jax.eval_shape(self._init, jax.random.key_data(jax.random.key(0)))
+  @functools.cached_property
+  def _replicated_state_shapes(self):
+    """The train state's shapes, placed as the steps place it: what restoring reads into."""
+    shapes = jax.eval_shape(self._init, jax.random.key_data(jax.random.key(0)))
+    return jax.tree.map(
+        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.replicated), shapes)
 
   def _trainable_count(self, abstract, labels) -> int:
     if self.adapters is not None:
-      return _count(self._init_shapes().params)
+      return _count(self._replicated_state_shapes.params)
     if labels is not None:
-      return sum(int(np.prod(p.shape)) for p, label in zip(jax.tree.leaves(abstract),
-                                                             jax.tree.leaves(labels))
-                 if label == finetune.TRAINABLE)
+      pairs = zip(jax.tree.leaves(abstract), jax.tree.leaves(labels))
+      return sum(int(np.prod(p.shape)) for p, label in pairs if label == finetune.TRAINABLE)
     return _count(abstract)
 
   def train_step(self, state, batch):
@@ -158,10 +163,7 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
 
   def _restore_latest(self):
     rng = jax.random.key_data(jax.random.key(self.config.seed))
-    abstract = jax.eval_shape(self._init, rng)
-    abstract = jax.tree.map(
-        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.replicated), abstract)
-    return rng, self.checkpointer.restore_latest(abstract)
+    return rng, self.checkpointer.restore_latest(self._replicated_state_shapes)
 
   def latest_params(self):
     """(params, step) of the latest checkpoint, read without the optimizer state (whose structure
@@ -171,13 +173,9 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
 
   def best_params(self):
     """(params, step) of `<workdir>/checkpoints_best`, kept when early_stopping.metric is set."""
-    rng = jax.random.key_data(jax.random.key(self.config.seed))
-    abstract = jax.eval_shape(self._init, rng).params
-    abstract = jax.tree.map(
-        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.replicated), abstract)
     best = self.run.best()
     try:
-      restored = best.restore_params(abstract)
+      restored = best.restore_params(self._replicated_state_shapes.params)
     finally:
       best.close()
     if restored is None:
@@ -250,7 +248,8 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
 
   def samples(self, params, records) -> list[dict]:
     """A few predictions to read beside the numbers: a task's first scored records, or the
-    pretraining objective's samples (see lm_jax/evaluation/samples.py)."""
+    pretraining objective's samples (see lm_jax/evaluation/samples.py) decoded with the train
+    state's `params`."""
     n = self.config.num_samples
     if not n:
       return []
@@ -258,4 +257,5 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
       return [{'input': r['input'], 'target': r['references'][0], 'prediction': r['prediction']}
               for r in records[:n]]
     batch = next(iter(self._eval_batches(self.config.data, n)))
-    return samples_lib.predict_samples(self.model, params, batch, self.tokenizer)
+    return samples_lib.predict_samples(self.model, self.full_params(params), batch,
+                                       self.tokenizer)
