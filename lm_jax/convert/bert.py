@@ -62,7 +62,7 @@ def bert_config_from_hf(hf_config: Mapping[str, Any]) -> BertConfig:
       position_embedding='learned')
 
 
-def _param_map(cfg: BertConfig) -> dict[str, tuple[tuple[str, ...], bool]]:
+def param_map(cfg: BertConfig) -> dict[str, tuple[tuple[str, ...], bool]]:
   """HF tensor name -> (flax param path, is a torch Linear weight to transpose)."""
   names = {
       _WORD_EMBEDDINGS: (('token_embedder', 'embedding'), False),
@@ -95,7 +95,7 @@ def _param_map(cfg: BertConfig) -> dict[str, tuple[tuple[str, ...], bool]]:
   return names
 
 
-def _canonical_names(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def canonical_names(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
   """Old (TF-converted) checkpoints name LayerNorm parameters gamma/beta; HF renames them too."""
   renamed = {}
   for name, value in tensors.items():
@@ -110,7 +110,7 @@ def _canonical_names(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def from_hf(path: str, hf_config: Mapping[str, Any]) -> tuple[Bert, dict]:
   """Loads a local HF BERT checkpoint directory as (Bert module, {'params': float32 numpy})."""
   cfg = bert_config_from_hf(hf_config)
-  tensors = _canonical_names(load_hf_tensors(path))
+  tensors = canonical_names(load_hf_tensors(path))
   for name in _UNUSED:
     tensors.pop(name, None)
   # transformers >= 5 saves the tied decoder weight/bias once; older versions wrote both copies.
@@ -124,4 +124,4 @@ def from_hf(path: str, hf_config: Mapping[str, Any]) -> tuple[Bert, dict]:
                 'lm_jax ties the MLM decoder to the word embeddings, as BertForMaskedLM does.')
 
   model = Bert(cfg)
-  return model, params_from_tensors(path, tensors, _param_map(cfg), model)
+  return model, params_from_tensors(path, tensors, param_map(cfg), model)

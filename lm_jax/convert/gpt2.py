@@ -66,7 +66,7 @@ def gpt_config_from_hf(hf_config: Mapping[str, Any]) -> GPTConfig:
       tie_embeddings=bool(hf_config.get('tie_word_embeddings', True)))
 
 
-def _param_map(cfg: GPTConfig) -> dict[str, tuple[tuple[tuple[str, ...], ...], bool]]:
+def param_map(cfg: GPTConfig) -> dict[str, tuple[tuple[tuple[str, ...], ...], bool]]:
   """HF tensor name -> (flax param paths, is a torch Linear weight to transpose).
 
   HF's Conv1D weights are stored (in, out) like flax kernels. A tensor with several paths is
@@ -95,7 +95,7 @@ def _param_map(cfg: GPTConfig) -> dict[str, tuple[tuple[tuple[str, ...], ...], b
   return names
 
 
-def _canonical_names(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def canonical_names(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
   """Drops the old mask buffers and adds the 'transformer.' prefix that checkpoints saved from
   a bare `GPT2Model` (the hub's original gpt2 ... gpt2-xl) lack."""
   canonical = {}
@@ -111,13 +111,13 @@ def _canonical_names(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def from_hf(path: str, hf_config: Mapping[str, Any]) -> tuple[GPT, dict]:
   """Loads a local HF GPT-2 checkpoint directory as (GPT module, {'params': float32 numpy})."""
   cfg = gpt_config_from_hf(hf_config)
-  tensors = _canonical_names(load_hf_tensors(path))
+  tensors = canonical_names(load_hf_tensors(path))
   if cfg.tie_embeddings and 'transformer.wte.weight' in tensors:
     check_alias(tensors, 'lm_head.weight', 'transformer.wte.weight',
                 'config.json ties them (tie_word_embeddings); set it to false for an untied '
                 'output layer.')
   model = GPT(cfg)
-  return model, params_from_tensors(path, tensors, _param_map(cfg), model)
+  return model, params_from_tensors(path, tensors, param_map(cfg), model)
 
 
 def to_hf(config, variables: Mapping[str, Any], path: str) -> None:
@@ -136,7 +136,7 @@ def to_hf(config, variables: Mapping[str, Any], path: str) -> None:
       raise ValueError(f'HF GPT-2 needs config.model.{key} = {need}, got '
                        f'{getattr(cfg, key)!r}.')
   params = traverse_util.flatten_dict(variables['params'])
-  names = _param_map(cfg)
+  names = param_map(cfg)
   expected = {p for paths, _ in names.values() for p in paths}
   if set(params) != expected:
     raise ValueError(f'Parameters do not match the config: missing '

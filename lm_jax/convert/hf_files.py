@@ -56,6 +56,11 @@ def param_shapes(model) -> dict:
   return traverse_util.flatten_dict(shapes['params'])
 
 
+def flax_paths(paths) -> tuple:
+  """A name map's flax path, or tuple of paths (a fused tensor's parts), as a tuple of paths."""
+  return (paths,) if isinstance(paths[0], str) else paths
+
+
 def params_from_tensors(checkpoint: str, tensors: dict, names: dict, model) -> dict:
   """{'params': ...} for `model` from HF `tensors`, checked against the model's shapes.
 
@@ -71,7 +76,7 @@ def params_from_tensors(checkpoint: str, tensors: dict, names: dict, model) -> d
   expected = param_shapes(model)
   params = {}
   for name, (paths, is_linear) in names.items():
-    paths = (paths,) if isinstance(paths[0], str) else paths
+    paths = flax_paths(paths)
     value = tensors[name].T if is_linear else tensors[name]
     widths = [expected[p].shape[-1] for p in paths]
     implied = (*expected[paths[0]].shape[:-1], sum(widths))

@@ -16,18 +16,16 @@ from flax import traverse_util
 from safetensors.numpy import save_file
 
 from lm_jax.convert import bert, gpt2, t5
-from lm_jax.convert.hf_files import load_safetensors
+from lm_jax.convert.hf_files import flax_paths, load_safetensors
 from lm_jax.peft.lora import LORA_A, LORA_B, LoraSpec
 
 CONFIG_FILE, WEIGHTS_FILE = 'adapter_config.json', 'adapter_model.safetensors'
 _PREFIX = 'base_model.model.'
 # HF model_type -> (config.json -> module config, name map, name canonicaliser).
 _MAPS = {
-    't5': (t5.t5_config_from_hf, t5._param_map, None),  # pylint: disable=protected-access
-    'gpt2': (gpt2.gpt_config_from_hf, gpt2._param_map,  # pylint: disable=protected-access
-             gpt2._canonical_names),  # pylint: disable=protected-access
-    'bert': (bert.bert_config_from_hf, bert._param_map,  # pylint: disable=protected-access
-             bert._canonical_names),  # pylint: disable=protected-access
+    't5': (t5.t5_config_from_hf, t5.param_map, None),
+    'gpt2': (gpt2.gpt_config_from_hf, gpt2.param_map, gpt2.canonical_names),
+    'bert': (bert.bert_config_from_hf, bert.param_map, bert.canonical_names),
 }
 
 
@@ -102,7 +100,7 @@ def load_adapter(adapter_dir: str, hf_config: Mapping[str, Any]) -> tuple[LoraSp
       raise ValueError(f'{adapter_dir}: the adapted layer {module} has no counterpart in '
                        'lm_jax\'s model.')
     paths, _ = names[weight]
-    paths = (paths,) if isinstance(paths[0], str) else paths
+    paths = flax_paths(paths)
     a = tensors[key].T  # (in, r)
     b = tensors[module + '.lora_B.weight'].T  # (r, out): the paths' columns side by side
     for path, part in zip(paths, np.split(b, len(paths), axis=-1)):
@@ -125,7 +123,7 @@ def save_adapter(spec: LoraSpec, adapters: Mapping[str, Any], hf_config: Mapping
   flat = traverse_util.flatten_dict(adapters)
   layers = {}  # HF weight name -> (its lm_jax modules, those with an adapter)
   for weight, (paths, _) in names.items():
-    paths = (paths,) if isinstance(paths[0], str) else paths
+    paths = flax_paths(paths)
     modules = [p[:-1] for p in paths]
     adapted = [m for m in modules if m + (LORA_A,) in flat]
     if adapted and weight.endswith('.weight'):

@@ -45,7 +45,7 @@ def t5_config_from_hf(hf_config: Mapping[str, Any]) -> T5Config:
       layer_norm_epsilon=float(hf_config.get('layer_norm_epsilon', 1e-6)))
 
 
-def _param_map(cfg: T5Config) -> dict[str, tuple[tuple[str, ...], bool]]:
+def param_map(cfg: T5Config) -> dict[str, tuple[tuple[str, ...], bool]]:
   """HF tensor name -> (flax param path, is a torch Linear weight to transpose), for the
   relative/pre T5 that HF has (t5_config_from_hf leaves both at their defaults)."""
   _check_hf_expressible(cfg)
@@ -92,7 +92,7 @@ def from_hf(path: str, hf_config: Mapping[str, Any]) -> tuple[T5, dict]:
       tensors['lm_head.weight'] = tensors['shared.weight']
 
   model = T5(cfg)
-  return model, params_from_tensors(path, tensors, _param_map(cfg), model)
+  return model, params_from_tensors(path, tensors, param_map(cfg), model)
 
 
 def _check_hf_expressible(cfg: T5Config) -> None:
@@ -112,7 +112,7 @@ def to_hf(config, variables: Mapping[str, Any], path: str) -> None:
   """
   cfg = config if isinstance(config, T5Config) else T5Config.from_model_config(config)
   params = traverse_util.flatten_dict(variables['params'])
-  names = _param_map(cfg)
+  names = param_map(cfg)
   expected = {param_path for param_path, _ in names.values()}
   if set(params) != expected:
     raise ValueError(f'Parameters do not match the config: missing '

@@ -260,7 +260,7 @@ def test_variants_build_run_and_have_exactly_their_parameters(position_embedding
     table = params['decoder/position_embedder/embedding']
     assert table.shape == (12, 32) and 0.7 < np.std(table) < 1.3  # T5's token embedding scale
   if (position_embedding, norm_position) == ('relative', 'pre'):  # T5 itself: HF's names
-    hf_names = {'/'.join(path) for path, _ in convert_t5._param_map(model.config).values()}
+    hf_names = {'/'.join(path) for path, _ in convert_t5.param_map(model.config).values()}
     assert set(params) == hf_names
 
 
