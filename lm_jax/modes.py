@@ -40,10 +40,7 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
     raise ValueError('--prompt only applies to --config.mode=generate.')
   trainer = Trainer(config, workdir, training=False)
   config = trainer.config  # the model and data the run trained with
-  if config.eval.checkpoint == 'best':
-    params, step = trainer.best_params()
-  else:
-    params, step = trainer.latest_params()
+  params, step = _chosen_checkpoint(trainer)
   split = config.eval.split or config.data.eval_split
   scores, records = trainer.evaluate(params, split)
   result = {'step': step, 'checkpoint': config.eval.checkpoint, 'split': split,
@@ -76,10 +73,7 @@ def merge_adapters(config: ml_collections.ConfigDict, workdir: str,
     raise ValueError(f'{workdir} trained the model\'s own parameters (config.peft.method is '
                      "'none'): there are no adapters to merge; use the run itself.")
   config = trainer.config
-  if config.eval.checkpoint == 'best':
-    params, step = trainer.best_params()
-  else:
-    params, step = trainer.latest_params()
+  params, step = _chosen_checkpoint(trainer)
   merged = config.copy_and_resolve_references()
   with merged.unlocked():
     merged.init_from = None
@@ -89,6 +83,13 @@ def merge_adapters(config: ml_collections.ConfigDict, workdir: str,
   print(f'Merged the {config.eval.checkpoint} adapters (step {step}) into '
         f'{trainer.pretrained.description}: {out}')
   return out
+
+
+def _chosen_checkpoint(trainer: Trainer):
+  """(params, step) of the checkpoint `config.eval.checkpoint` names: 'latest' or 'best'."""
+  if trainer.config.eval.checkpoint == 'best':
+    return trainer.best_params()
+  return trainer.latest_params()
 
 
 def _joined(scores: dict) -> str:
