@@ -73,6 +73,11 @@ def merge_adapters(config: ml_collections.ConfigDict, workdir: str,
     raise ValueError(f'{workdir} trained the model\'s own parameters (config.peft.method is '
                      "'none'): there are no adapters to merge; use the run itself.")
   config = trainer.config
+  if config.peft.method != 'lora':
+    raise ValueError(f'{workdir} is a {config.peft.method}-tuned run: its keys and values are '
+                     'inputs of the attention layers, not changes to its weights, so there is '
+                     'nothing to fold into the base. Eval and generate modes load base + '
+                     'prefixes directly.')
   params, step = _chosen_checkpoint(trainer)
   merged = config.copy_and_resolve_references()
   with merged.unlocked():

@@ -151,7 +151,7 @@ def benchmark(name: str) -> dict:
   base_s = _decode_seconds(model, params, batch)
   merged_s = _decode_seconds(model, merged, batch)
   return {'model': name, 'params': total, 'family': families.of(model).name,
-          'lora_layers': len(adapters.kernels), 'full': full, 'lora': lora,
+          'lora_layers': len(adapters.method.kernels), 'full': full, 'lora': lora,
           'decode_base_s': base_s, 'decode_merged_s': merged_s,
           'decode_merged_over_base': merged_s / base_s}
 

@@ -45,7 +45,8 @@ def default_config() -> ml_collections.ConfigDict:
   # Parameter-efficient fine-tuning of the init_from model (docs/peft.md): its weights stay
   # frozen, and the run trains and checkpoints the adapters (and any new head) alone.
   c.peft = ml_collections.ConfigDict()
-  c.peft.method = 'none'           # 'lora': low-rank adapters (Hu et al. 2021).
+  c.peft.method = 'none'           # 'lora': low-rank adapters (Hu et al. 2021); 'prefix':
+                                   # key/value prefixes in every attention (Li & Liang 2021).
   c.peft.rank = 8                  # r, peft's default.
   c.peft.alpha = 8.0               # the update is scaled by alpha / r (peft's default alpha).
   c.peft.use_rslora = False        # scale by alpha / sqrt(r) instead (rsLoRA).
@@ -53,6 +54,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.peft.init = 'kaiming'          # lora_a: peft's kaiming-uniform default, or 'gaussian'.
   c.peft.targets = ()              # Dense layer name patterns, or ('all-linear',); () = the
                                    # family's default (peft's: T5 and BERT query, value; GPT-2 q, k, v).
+  c.peft.num_virtual_tokens = 20   # prefix: P, the key/value vectors per attention layer.
+  c.peft.prefix_projection = False  # prefix: train them as an MLP of a (P, d_model) embedding
+                                   # (Li & Liang's reparameterisation), folded away to evaluate.
 
   # Stop when the eval metric has not improved for `patience` evaluations (0: never stop); a
   # named metric also keeps its best checkpoint in <workdir>/checkpoints_best.
@@ -226,6 +230,10 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   require(isinstance(p.use_rslora, bool), 'peft.use_rslora', 'must be True or False')
   require(0 <= p.dropout < 1, 'peft.dropout', 'must be in [0, 1)')
   require(p.init in LORA_INITS, 'peft.init', f'must be one of {LORA_INITS}')
+  require(isinstance(p.num_virtual_tokens, int) and p.num_virtual_tokens > 0,
+          'peft.num_virtual_tokens', 'must be a positive integer')
+  require(isinstance(p.prefix_projection, bool), 'peft.prefix_projection',
+          'must be True or False')
   require(isinstance(p.targets, (tuple, list)) and all(isinstance(t, str) and t
                                                         for t in p.targets),
           'peft.targets', "must be a tuple of Dense layer names such as ('query', 'value'), "

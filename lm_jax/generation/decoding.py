@@ -16,6 +16,7 @@ from lm_jax import families
 from lm_jax.choices import DECODING_STRATEGIES as STRATEGIES
 from lm_jax.generation import model_runner, ngram_blocking, sampling
 from lm_jax.generation.beam_search import beam_search
+from lm_jax.models.attention import prefix_length_of
 
 
 def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = 'greedy',
@@ -67,7 +68,7 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
       raise ValueError('bidirectional_prompt applies to decoder-only prefix LMs; an '
                        'encoder-decoder model reads its inputs bidirectionally already.')
     use_cache = False
-  _check_positions(model, prompts.shape[1], options['max_new_tokens'])
+  _check_positions(model, variables, prompts.shape[1], options['max_new_tokens'])
   if rng is None:
     rng = jax.random.key(0)  # Unused by greedy and beam search.
   variables = {name: value for name, value in variables.items() if name != 'cache'}
@@ -127,12 +128,14 @@ def _prompt_lengths(prompt_lengths, shape) -> np.ndarray:
   return lengths.astype(np.int32)
 
 
-def _check_positions(model, prompt_width: int, max_new_tokens: int) -> None:
-  """A learned position table has max_length rows; jit would clamp positions past it silently."""
+def _check_positions(model, variables, prompt_width: int, max_new_tokens: int) -> None:
+  """A learned position table has max_length rows; jit would clamp positions past it silently.
+  Prefix tuning's keys take the first positions."""
   config = getattr(model, 'config', None)
   if getattr(config, 'position_embedding', None) != 'learned':
     return
-  needed = prompt_width + max_new_tokens - 1  # the last new token is never fed back
+  # The last new token is never fed back.
+  needed = prefix_length_of(variables.get('params', {})) + prompt_width + max_new_tokens - 1
   if needed > config.max_length:
     raise ValueError(
         f'Prompts of width {prompt_width} and max_new_tokens={max_new_tokens} need {needed} '

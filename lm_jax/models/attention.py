@@ -5,6 +5,7 @@ from typing import Any, Optional
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from flax import traverse_util
 
 from lm_jax.models.layers import Dropout
 from lm_jax.models.position_encoding import apply_rotary_embedding
@@ -14,6 +15,23 @@ Dtype = Any
 
 PAD_ID = 0
 IMPLEMENTATIONS = ('exact', 'fused')
+# Prefix tuning's trained keys and values (P, H, D), stored among an attention layer's params.
+PREFIX_KEY, PREFIX_VALUE = 'prefix_key', 'prefix_value'
+
+
+def prefix_length_of(params) -> int:
+  """P, the length of the key/value prefixes (prefix tuning) the attention layers in `params`
+  hold; 0 without."""
+  for path, value in traverse_util.flatten_dict(params).items():
+    if path[-1] == PREFIX_KEY:
+      return value.shape[0]
+  return 0
+
+
+def prefix_length(module: nn.Module) -> int:
+  """P for the attention layers under `module`. A stack shifts its tokens' positions by it: the
+  prefixes act as P past tokens, as in HF/peft."""
+  return prefix_length_of(module.variables.get('params', {}))
 
 
 def make_attention_mask(query_tokens: Array, key_tokens: Array, pad_id: int = PAD_ID) -> Array:
@@ -121,6 +139,10 @@ class MultiHeadAttention(nn.Module):
   With `decode=True` keys and values of earlier calls are kept in the 'cache' collection: the
   first (initialising) call sizes the cache from its inputs' length, later calls append their
   T_new tokens at `cache_index` and attend causally to everything cached.
+
+  Params `prefix_key` and `prefix_value` (P, H, D), when present, are prefix tuning's (Li & Liang
+  2021): every query also attends to them, in front of the real keys (and of the cache: they
+  stay out of it). `bias` must then cover the P + T_k keys (the stack's job, lm_jax/peft/prefix.py).
   """
   num_heads: int
   head_dim: int
@@ -168,6 +190,11 @@ class MultiHeadAttention(nn.Module):
       key = apply_rotary_embedding(key, key_positions, self.rope_base)
     if decode:
       key, value, mask = self._cached_keys_values(key, value, mask)
+    if self.has_variable('params', PREFIX_KEY):
+      key, value, mask = self._with_prefix(key, value, mask)
+    if bias is not None and bias.shape[-1] != key.shape[1]:
+      raise ValueError(f'The attention bias covers {bias.shape[-1]} keys but there are '
+                       f'{key.shape[1]} (prefix keys included).')
 
     use_fused = self.implementation == 'fused' and (deterministic or self.dropout_rate == 0.0)
     if use_fused:
@@ -195,6 +222,17 @@ class MultiHeadAttention(nn.Module):
     probs = nn.softmax(scores, axis=-1).astype(self.dtype)
     probs = Dropout(self.dropout_rate)(probs, deterministic=deterministic)
     return jnp.einsum('bhqk,bkhd->bqhd', probs, value)  # (B, T_q, H, D)
+
+  def _with_prefix(self, key, value, mask):
+    """Prepends the trained prefix to keys and values (B, T_k, H, D); all queries see it."""
+    def prepend(name, x):
+      prefix = self.get_variable('params', name).astype(x.dtype)  # (P, H, D)
+      return jnp.concatenate([jnp.broadcast_to(prefix, (x.shape[0], *prefix.shape)), x], axis=1)
+    length = self.get_variable('params', PREFIX_KEY).shape[0]
+    if mask is not None:
+      visible = jnp.ones((*mask.shape[:-1], length), jnp.bool_)
+      mask = jnp.concatenate([visible, mask], axis=-1)
+    return prepend(PREFIX_KEY, key), prepend(PREFIX_VALUE, value), mask
 
   def _cached_keys_values(self, key, value, mask):
     """Appends this call's keys/values to the cache; returns the whole cache and its mask."""

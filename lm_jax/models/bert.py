@@ -7,7 +7,8 @@ from typing import ClassVar
 import flax.linen as nn
 import jax.numpy as jnp
 
-from lm_jax.models.attention import combine_masks, make_attention_mask, make_segment_mask
+from lm_jax.models.attention import (combine_masks, make_attention_mask, make_segment_mask,
+                                     prefix_length)
 from lm_jax.models.layers import Dropout, Embed
 from lm_jax.models.registry import register_model
 from lm_jax.models.position_encoding import check_length, default_positions
@@ -109,8 +110,10 @@ class BertEncoder(nn.Module):
     cfg = self.config
     deterministic = not self.has_rng('dropout')
     tokens = encoder_input_tokens
-    check_length(cfg.position_embedding, cfg.max_length, tokens.shape[-1], 'encoder_input_tokens')
-    positions = default_positions(tokens, encoder_positions)
+    prefix = prefix_length(self)
+    check_length(cfg.position_embedding, cfg.max_length, prefix + tokens.shape[-1],
+                 'encoder_input_tokens')
+    positions = default_positions(tokens, encoder_positions, prefix)
     token_types = (jnp.zeros_like(tokens) if encoder_token_type_ids is None
                    else encoder_token_type_ids)
     x = self.token_embedder(tokens) + self.token_type_embedder(token_types)  # (B, T, d_model)

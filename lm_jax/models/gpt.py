@@ -7,7 +7,7 @@ from typing import ClassVar
 import flax.linen as nn
 import jax.numpy as jnp
 
-from lm_jax.models.attention import make_decoder_mask
+from lm_jax.models.attention import make_decoder_mask, prefix_length
 from lm_jax.models.layers import Dropout, Embed
 from lm_jax.models.registry import register_model
 from lm_jax.models.position_encoding import check_length, default_positions
@@ -66,7 +66,8 @@ class GPT(nn.Module):
     """
     cfg = self.config
     deterministic = not self.has_rng('dropout')
-    check_length(cfg.position_embedding, cfg.max_length, decoder_input_tokens.shape[-1],
+    prefix = prefix_length(self)
+    check_length(cfg.position_embedding, cfg.max_length, prefix + decoder_input_tokens.shape[-1],
                  'decoder_input_tokens')
     if decode:
       if decoder_positions is None:
@@ -79,7 +80,7 @@ class GPT(nn.Module):
     else:
       mask = make_decoder_mask(decoder_input_tokens, decoder_segment_ids,
                                decoder_causal_attention)  # (B, 1, T, T)
-    positions = default_positions(decoder_input_tokens, decoder_positions)  # (B, T)
+    positions = default_positions(decoder_input_tokens, decoder_positions, prefix)  # (B, T)
 
     embedder = Embed(cfg.vocab_size, cfg.d_model, dtype=cfg.compute_dtype,
                      embedding_init=nn.initializers.normal(cfg.init_std), name='token_embedder')

@@ -78,11 +78,12 @@ def check_length(position_embedding: str, max_length: int, length: int, what: st
                      'raise max_length.')
 
 
-def default_positions(tokens, positions):
-  """Packed batches carry their positions; otherwise 0..T-1 for every row."""
-  if positions is not None:
-    return positions
-  return jnp.broadcast_to(jnp.arange(tokens.shape[-1], dtype=jnp.int32), tokens.shape)
+def default_positions(tokens, positions, offset: int = 0):
+  """Packed batches carry their positions; otherwise 0..T-1 for every row. `offset` shifts
+  either by the P prefix-tuning keys in front of the tokens (they act as P earlier tokens)."""
+  if positions is None:
+    positions = jnp.broadcast_to(jnp.arange(tokens.shape[-1], dtype=jnp.int32), tokens.shape)
+  return positions + offset if offset else positions
 
 
 class PositionOptions:

@@ -49,9 +49,11 @@ class RelativePositionBias(nn.Module):
     self.embedding = self.param('embedding', self.embedding_init,
                                 (self.num_buckets, self.num_heads), jnp.float32)
 
-  def __call__(self, query_length: int, key_length: int):
-    """Returns the additive attention bias (1, H, T_q, T_k), float32 like the scores it joins."""
-    context = jnp.arange(query_length, dtype=jnp.int32)[:, None]
+  def __call__(self, query_length: int, key_length: int, query_offset: int = 0):
+    """Returns the additive attention bias (1, H, T_q, T_k), float32 like the scores it joins,
+    for queries at positions query_offset, query_offset + 1, ... and keys at 0, 1, ... (an
+    offset P puts P prefix-tuning keys in front of the real ones, HF's past-key layout)."""
+    context = query_offset + jnp.arange(query_length, dtype=jnp.int32)[:, None]
     memory = jnp.arange(key_length, dtype=jnp.int32)[None, :]
     buckets = relative_position_bucket(memory - context, self.bidirectional,
                                        self.num_buckets, self.max_distance)  # (T_q, T_k)

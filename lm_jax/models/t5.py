@@ -7,7 +7,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from lm_jax.models.attention import (MultiHeadAttention, combine_masks, make_attention_mask,
-                                     make_causal_mask, make_segment_mask)
+                                     make_causal_mask, make_segment_mask, prefix_length)
 from lm_jax.models.layers import NORM_POSITIONS, Dropout, Embed, MlpBlock, RMSNorm, residual
 from lm_jax.models.model_config import DTYPE_OPTIONS, ModelConfig
 from lm_jax.models.position_encoding import (POSITION_EMBEDDINGS, PositionEmbedding,
@@ -179,15 +179,17 @@ class Encoder(nn.Module):
                deterministic: bool):
     cfg = self.config
     length = encoder_input_tokens.shape[-1]
-    check_length(cfg.position_embedding, cfg.max_length, length, 'encoder_input_tokens')
-    positions = default_positions(encoder_input_tokens, encoder_positions)  # (B, T_enc)
+    prefix = prefix_length(self)
+    check_length(cfg.position_embedding, cfg.max_length, prefix + length, 'encoder_input_tokens')
+    positions = default_positions(encoder_input_tokens, encoder_positions, prefix)  # (B, T_enc)
     x = _embed(cfg, self.token_embedder, encoder_input_tokens, positions, deterministic)
     mask = make_attention_mask(encoder_input_tokens, encoder_input_tokens)  # (B, 1, T, T)
     if encoder_segment_ids is not None:
       mask = combine_masks(mask, make_segment_mask(encoder_segment_ids, encoder_segment_ids))
     position_bias = None
     if cfg.position_embedding == 'relative':
-      position_bias = _relative_position_bias(cfg, bidirectional=True)(length, length)
+      bias = _relative_position_bias(cfg, bidirectional=True)
+      position_bias = bias(length, prefix + length, query_offset=prefix)
     for i in range(cfg.num_encoder_layers):
       x = EncoderLayer(cfg, name=f'layers_{i}')(x, mask, position_bias, positions, deterministic)
     return _final(cfg, x, deterministic)
@@ -204,7 +206,8 @@ class Decoder(nn.Module):
                decode: bool = False):
     cfg = self.config
     length = decoder_input_tokens.shape[-1]
-    check_length(cfg.position_embedding, cfg.max_length, length, 'decoder_input_tokens')
+    prefix = prefix_length(self)
+    check_length(cfg.position_embedding, cfg.max_length, prefix + length, 'decoder_input_tokens')
     cross_mask = make_attention_mask(decoder_input_tokens, encoder_input_tokens)
     if (encoder_segment_ids is None) != (decoder_segment_ids is None) and not decode:
       raise ValueError('Packed batches need both encoder_segment_ids and decoder_segment_ids '
@@ -224,10 +227,10 @@ class Decoder(nn.Module):
       if decoder_segment_ids is not None:
         self_mask = combine_masks(self_mask,
                                   make_segment_mask(decoder_segment_ids, decoder_segment_ids))
-      positions = default_positions(decoder_input_tokens, decoder_positions)  # (B, T_dec)
+      positions = default_positions(decoder_input_tokens, decoder_positions, prefix)  # (B, T_dec)
       if relative_position_bias is not None:
         # Offsets within a packed segment equal those of 0..T-1: the bias ignores positions.
-        position_bias = relative_position_bias(length, length)
+        position_bias = relative_position_bias(length, prefix + length, query_offset=prefix)
     else:
       # A step over the cache: the attention masks causally by cache index; the bias relates
       # this step's query positions to every cache slot (T5X slices the same values out of the
@@ -239,10 +242,11 @@ class Decoder(nn.Module):
         raise ValueError('decode=True needs decoder_positions (B, T_new), the positions of '
                          'decoder_input_tokens in the sequence being decoded.')
       self_mask = None
-      positions = decoder_positions
+      positions = decoder_positions + prefix
       if relative_position_bias is not None:
+        # Keys: the P prefix slots, then the cache's (positions P, P + 1, ...).
         position_bias = relative_position_bias.at_positions(
-            positions, jnp.arange(cache_length, dtype=jnp.int32))  # (B, H, T_new, C)
+            positions, jnp.arange(prefix + cache_length, dtype=jnp.int32))  # (B, H, T_new, P+C)
     x = _embed(cfg, self.token_embedder, decoder_input_tokens, positions, deterministic)
     for i in range(cfg.num_decoder_layers):
       x = DecoderLayer(cfg, name=f'layers_{i}')(x, encoded, self_mask, cross_mask,

@@ -6,7 +6,8 @@ from typing import ClassVar
 import flax.linen as nn
 import jax.numpy as jnp
 
-from lm_jax.models.attention import make_attention_mask, make_decoder_mask, make_segment_mask
+from lm_jax.models.attention import (make_attention_mask, make_decoder_mask, make_segment_mask,
+                                     prefix_length)
 from lm_jax.models.layers import Dropout, Embed
 from lm_jax.models.registry import register_model
 from lm_jax.models.position_encoding import check_length, default_positions
@@ -66,8 +67,10 @@ class Encoder(nn.Module):
   @nn.compact
   def __call__(self, tokens, segment_ids, positions, deterministic: bool):
     cfg = self.config
-    check_length(cfg.position_embedding, cfg.max_length, tokens.shape[-1], 'encoder_input_tokens')
-    positions = default_positions(tokens, positions)
+    prefix = prefix_length(self)
+    check_length(cfg.position_embedding, cfg.max_length, prefix + tokens.shape[-1],
+                 'encoder_input_tokens')
+    positions = default_positions(tokens, positions, prefix)
     x = _embed(cfg, self.token_embedder, tokens, positions, deterministic)
     mask = make_attention_mask(tokens, tokens)  # (B, 1, T_enc, T_enc)
     if segment_ids is not None:
@@ -89,7 +92,9 @@ class Decoder(nn.Module):
   def __call__(self, encoded, encoder_tokens, tokens, encoder_segment_ids, segment_ids,
                positions, deterministic: bool, decode: bool):
     cfg = self.config
-    check_length(cfg.position_embedding, cfg.max_length, tokens.shape[-1], 'decoder_input_tokens')
+    prefix = prefix_length(self)
+    check_length(cfg.position_embedding, cfg.max_length, prefix + tokens.shape[-1],
+                 'decoder_input_tokens')
     if decode:
       # The cache supplies the causal mask over earlier steps; new tokens need their positions.
       if positions is None:
@@ -98,11 +103,12 @@ class Decoder(nn.Module):
       if segment_ids is not None or encoder_segment_ids is not None:
         raise ValueError('decode=True decodes one unpacked sequence per row; pass no segment ids.')
       self_mask = None
+      positions = positions + prefix
     else:
       if (segment_ids is None) != (encoder_segment_ids is None):
         raise ValueError('Packed batches need both encoder_segment_ids and decoder_segment_ids '
                          '(the decoder must not read other segments of the encoder row).')
-      positions = default_positions(tokens, positions)
+      positions = default_positions(tokens, positions, prefix)
       # Causal within segments; never masked by token id (decoder inputs start with pad id 0).
       self_mask = make_decoder_mask(tokens, segment_ids)  # (B, 1, T_dec, T_dec)
     cross_mask = make_attention_mask(tokens, encoder_tokens)  # (B, 1, T_dec, T_enc)

@@ -1,9 +1,9 @@
 """A parameter-efficient run's two halves: the frozen base (init_from's weights, never updated,
-never checkpointed) and what trains (LoRA adapters, and any new head in full, as peft's
-`modules_to_save`), and the one model they compute together.
+never checkpointed) and what trains (LoRA adapters or prefix-tuning's keys and values, and any
+new head in full, as peft's `modules_to_save`), and the one model they compute together.
 
-The train state's `params` are the trainable half alone, {'lora': adapters, 'head': new
-parameters}, so the optimizer holds state for them only and a checkpoint holds them only.
+The train state's `params` are the trainable half alone, {'lora' or 'prefix': adapters, 'head':
+new parameters}, so the optimizer holds state for them only and a checkpoint holds them only.
 """
 import contextlib
 import dataclasses
@@ -15,10 +15,10 @@ import numpy as np
 from flax import traverse_util
 
 from lm_jax import families
-from lm_jax.peft import lora, targets as targets_lib
+from lm_jax.peft import lora, prefix, targets as targets_lib
 from lm_jax.train.run_dir import CheckpointError
 
-LORA, HEAD = 'lora', 'head'
+LORA, PREFIX, HEAD = 'lora', 'prefix', 'head'
 
 
 def fingerprint(params) -> str:
@@ -67,26 +67,84 @@ def spec_of(peft) -> lora.LoraSpec:
 
 
 @dataclasses.dataclass(frozen=True)
-class Adapters:
+class Lora:
+  """Low-rank updates of Dense kernels, added by interception in training, folded in after."""
   spec: lora.LoraSpec
-  kernels: dict                 # adapted Dense path -> kernel (in, out)
+  kernels: dict  # adapted Dense path -> kernel (in, out)
+  key = LORA
+
+  def init(self, rng):
+    return lora.init_adapters(self.spec, self.kernels, rng)
+
+  def applied(self, adapters):
+    return lora.applied(self.spec, adapters)
+
+  def combine(self, params, adapters):
+    del adapters  # they act through `applied`
+    return params
+
+  def merge(self, params, adapters):
+    return lora.merge(self.spec, params, adapters)
+
+  def describe(self) -> str:
+    return (f'LoRA r={self.spec.rank} alpha={self.spec.alpha:g} on {len(self.kernels)} Dense '
+            'layers')
+
+
+@dataclasses.dataclass(frozen=True)
+class Prefix:
+  """Key/value prefixes that the attention layers read from the params tree; the MLP of the
+  reparameterisation is evaluated wherever they are used, so evaluation sees it folded."""
+  spec: prefix.PrefixSpec
+  key = PREFIX
+
+  def init(self, rng):
+    return prefix.init_prefix(self.spec, rng)
+
+  def applied(self, prefixes):
+    del prefixes  # they act through the params `combine` adds them to
+    return contextlib.nullcontext()
+
+  def combine(self, params, prefixes):
+    return prefix.insert(self.spec, params, prefixes)
+
+  merge = combine
+
+  def describe(self) -> str:
+    mlp = ' through an MLP' if self.spec.projection else ''
+    return (f'prefix tuning: {self.spec.num_virtual_tokens} key/value vectors{mlp} in '
+            f'{len(self.spec.layers)} attention layers')
+
+
+def method_from_config(peft: ml_collections.ConfigDict, model, abstract_params, new_paths):
+  """The adapter method config.peft names, checked against the model's shapes."""
+  if peft.method == 'prefix':
+    return Prefix(prefix.spec_for(model, abstract_params, peft.num_virtual_tokens,
+                                  peft.prefix_projection))
+  family = families.of(model)
+  patterns = tuple(peft.targets) or family.lora_targets
+  kernels = targets_lib.resolve(patterns, targets_lib.dense_kernels(abstract_params),
+                                family.output_layers, tuple(new_paths))
+  targets_lib.check_rank(peft.rank, kernels)
+  return Lora(spec_of(peft), kernels)
+
+
+@dataclasses.dataclass(frozen=True)
+class Adapters:
+  method: Lora | Prefix
   head_paths: tuple[str, ...]   # new parameters ('/'-joined) that train in full
 
   @classmethod
   def from_config(cls, peft: ml_collections.ConfigDict, model, abstract_params,
                   new_paths) -> 'Adapters':
-    """Checks the targets and the rank against the model's Dense layers (shapes only)."""
-    family = families.of(model)
-    patterns = tuple(peft.targets) or family.lora_targets
-    kernels = targets_lib.resolve(patterns, targets_lib.dense_kernels(abstract_params),
-                                  family.output_layers, tuple(new_paths))
-    targets_lib.check_rank(peft.rank, kernels)
-    return cls(spec_of(peft), kernels, tuple(sorted(new_paths)))
+    """Checks the method's targets against the model's layers (shapes only)."""
+    return cls(method_from_config(peft, model, abstract_params, new_paths),
+               tuple(sorted(new_paths)))
 
   def init_trainable(self, initial_params, rng) -> dict:
     """The trainable half at step 0: fresh adapters, and the new head as the model initialised
     it (`initial_params`: the whole model's fresh parameters)."""
-    trainable = {LORA: lora.init_adapters(self.spec, self.kernels, rng)}
+    trainable = {self.method.key: self.method.init(rng)}
     if self.head_paths:
       trainable[HEAD] = _pick(initial_params, self.head_paths)
     return trainable
@@ -98,23 +156,24 @@ class Adapters:
         {k: v for k, v in flat.items() if not _under(k, self.head_paths)}, sep='/')
 
   def combine(self, base, trainable) -> dict:
-    return combine(base, trainable.get(HEAD, {}))
+    """What the train step applies the model to (under `applied`)."""
+    return self.method.combine(combine(base, trainable.get(HEAD, {})), trainable[self.method.key])
 
   def merged(self, base, trainable) -> dict:
-    return merged(self.spec, base, trainable)
+    """Plain parameters computing what the adapted model computes (evaluation, decoding)."""
+    return self.method.merge(combine(base, trainable.get(HEAD, {})), trainable[self.method.key])
 
   @contextlib.contextmanager
   def applied(self, trainable):
-    """`model.apply` within the block runs the base with the LoRA paths added (training)."""
-    with lora.applied(self.spec, trainable[LORA]):
+    """`model.apply` within the block runs the adapted model (training)."""
+    with self.method.applied(trainable[self.method.key]):
       yield
 
   def describe(self, num_base: int, trainable) -> str:
     count = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(trainable))
     head = f' and {len(self.head_paths)} new head parameters' if self.head_paths else ''
-    return (f'LoRA r={self.spec.rank} alpha={self.spec.alpha:g} on {len(self.kernels)} Dense '
-            f'layers{head}: {count:,} trainable parameters, {100 * count / num_base:.3g}% of the '
-            f'{num_base:,} frozen')
+    return (f'{self.method.describe()}{head}: {count:,} trainable parameters, '
+            f'{100 * count / num_base:.3g}% of the {num_base:,} frozen')
 
 
 def _under(path: str, prefixes) -> bool:

@@ -89,6 +89,11 @@ def _load_run(run: RunDir) -> Pretrained:
 def _load_adapter_run(run: RunDir, step: int, saved: dict) -> Pretrained:
   """An adapter run as a whole model: its base with the adapters of checkpoint `step` merged in
   (and its new head), as eval mode computes it."""
+  if saved['peft'].get('method') != 'lora':
+    raise ValueError(
+        f"{run.path} is a {saved['peft'].get('method')}-tuned run: its prefixes are inputs of the "
+        'attention layers, not weights of the model, so it cannot serve as init_from. Start from '
+        f"its base, {saved['init_from']!r}, or from a LoRA or full fine-tuning run.")
   base = load_pretrained(saved['init_from'])
   record = adapters.base_record(saved['init_from'], base)
   adapters.check_base(run.adapter_base(), record, run.path)

@@ -46,7 +46,7 @@ def as_trained(config: ml_collections.ConfigDict, run: RunDir) -> ml_collections
     config.init_from = (config.init_from or saved['init_from']) if adapter_run else None
     config.finetune.mode = 'full'
     if adapter_run:
-      config.peft = ml_collections.ConfigDict(saved['peft'])
+      config.peft.update(saved['peft'])  # keys added since keep their defaults
     else:
       config.peft.method = 'none'
     if saved is not None:

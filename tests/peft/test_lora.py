@@ -79,15 +79,15 @@ def test_merged_weights_compute_what_the_low_rank_path_computes(family_model):
 def test_the_defaults_follow_peft_per_family(tiny_t5, tiny_gpt, tiny_bert_classifier):
   t5 = _adapters(tiny_t5.model, tiny_t5.variables['params'])
   # T5: q and v of every attention, cross-attention included (2 + 2 layers: 2 + 4 attentions).
-  assert len(t5.kernels) == 12
-  assert 'decoder/layers_0/cross_attention/query' in t5.kernels
-  assert {p.split('/')[-1] for p in t5.kernels} == {'query', 'value'}
+  assert len(t5.method.kernels) == 12
+  assert 'decoder/layers_0/cross_attention/query' in t5.method.kernels
+  assert {p.split('/')[-1] for p in t5.method.kernels} == {'query', 'value'}
   gpt = _adapters(tiny_gpt.model, tiny_gpt.variables['params'])  # GPT-2's fused c_attn
-  assert {p.split('/')[-1] for p in gpt.kernels} == {'query', 'key', 'value'}
+  assert {p.split('/')[-1] for p in gpt.method.kernels} == {'query', 'key', 'value'}
   model, variables, _ = tiny_bert_classifier
   linear = _adapters(model, variables['params'], targets=('all-linear',))
-  assert 'classifier' not in linear.kernels and 'pooler' in linear.kernels
-  assert 'layers_1/mlp/wo' in linear.kernels
+  assert 'classifier' not in linear.method.kernels and 'pooler' in linear.method.kernels
+  assert 'layers_1/mlp/wo' in linear.method.kernels
 
 
 def test_lora_a_starts_as_peft_kaiming_uniform_or_gaussian():
@@ -139,7 +139,7 @@ def test_a_new_head_trains_in_full_and_takes_no_adapter(tiny_bert_classifier):
   with pytest.raises(ValueError, match='classifier, new parameters .* train in full'):
     Adapters.from_config(_config(targets=('query', 'classifier')), model, params, new)
   adapters = Adapters.from_config(_config(targets=('all-linear',)), model, params, new)
-  assert not any(p.startswith(('pooler', 'classifier')) for p in adapters.kernels)
+  assert not any(p.startswith(('pooler', 'classifier')) for p in adapters.method.kernels)
   trainable = adapters.init_trainable(params, jax.random.key(0))
   assert set(trainable['head']) == {'classifier', 'pooler'}
   base = adapters.frozen_base(params)
