@@ -183,15 +183,16 @@ def targets_and_weights(model, batch):
 
 def token_count(model, batch):
   """Non-padding tokens the model reads. Segment ids mark padding when the batch has them;
-  otherwise id 0 does, counted on decoder targets since decoder inputs start with 0 as BOS.
-  A classifier counts its encoder tokens, not its labels."""
+  otherwise the decoder's loss weights do (every unpacked target is scored), and the encoder's
+  pad id: the model's `pad_token_id` where it masks by id, else T5's 0. A classifier counts its
+  encoder tokens, not its labels."""
   total = 0
   for key in of(model).inputs:
     stack = key.split('_')[0]  # 'encoder' or 'decoder'
     if f'{stack}_segment_ids' in batch:
       total += jnp.sum(batch[f'{stack}_segment_ids'] > 0)
     elif stack == 'decoder':
-      total += jnp.sum(batch['decoder_target_tokens'] != 0)
+      total += jnp.sum(batch['decoder_loss_weights'] > 0)
     else:
-      total += jnp.sum(batch[key] != 0)
+      total += jnp.sum(batch[key] != getattr(model.config, 'pad_token_id', 0))
   return total

@@ -74,10 +74,10 @@ def merge_adapters(config: ml_collections.ConfigDict, workdir: str,
                      "'none'): there are no adapters to merge; use the run itself.")
   config = trainer.config
   if config.peft.method != 'lora':
-    raise ValueError(f'{workdir} is a {config.peft.method}-tuned run: its keys and values are '
-                     'inputs of the attention layers, not changes to its weights, so there is '
+    raise ValueError(f'{workdir} is a {config.peft.method}-tuned run: its prefixes or virtual '
+                     'tokens are inputs of the model, not changes to its weights, so there is '
                      'nothing to fold into the base. Eval and generate modes load base + '
-                     'prefixes directly.')
+                     'adapter directly.')
   params, step = _chosen_checkpoint(trainer)
   merged = config.copy_and_resolve_references()
   with merged.unlocked():

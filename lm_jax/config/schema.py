@@ -9,7 +9,7 @@ import re
 import ml_collections
 
 from lm_jax.choices import (DECODING_STRATEGIES, EARLY_STOPPING_MODES, EVAL_CHECKPOINTS,
-                            FINETUNE_MODES, LORA_INITS, NONFINITE_ACTIONS, OPTIMIZERS,
+                            FINETUNE_MODES, LORA_INITS, NONFINITE_ACTIONS, PROMPT_INITS, OPTIMIZERS,
                             PEFT_METHODS, RUN_MODES, SCHEDULES)
 
 
@@ -46,7 +46,8 @@ def default_config() -> ml_collections.ConfigDict:
   # frozen, and the run trains and checkpoints the adapters (and any new head) alone.
   c.peft = ml_collections.ConfigDict()
   c.peft.method = 'none'           # 'lora': low-rank adapters (Hu et al. 2021); 'prefix':
-                                   # key/value prefixes in every attention (Li & Liang 2021).
+                                   # key/value prefixes in every attention (Li & Liang 2021);
+                                   # 'prompt': virtual-token embeddings (Lester et al. 2021).
   c.peft.rank = 8                  # r, peft's default.
   c.peft.alpha = 8.0               # the update is scaled by alpha / r (peft's default alpha).
   c.peft.use_rslora = False        # scale by alpha / sqrt(r) instead (rsLoRA).
@@ -54,9 +55,12 @@ def default_config() -> ml_collections.ConfigDict:
   c.peft.init = 'kaiming'          # lora_a: peft's kaiming-uniform default, or 'gaussian'.
   c.peft.targets = ()              # Dense layer name patterns, or ('all-linear',); () = the
                                    # family's default (peft's: T5 and BERT query, value; GPT-2 q, k, v).
-  c.peft.num_virtual_tokens = 20   # prefix: P, the key/value vectors per attention layer.
+  c.peft.num_virtual_tokens = 20   # prefix, prompt: P, the key/value vectors per attention
+                                   # layer, or the virtual tokens in front of the input.
   c.peft.prefix_projection = False  # prefix: train them as an MLP of a (P, d_model) embedding
                                    # (Li & Liang's reparameterisation), folded away to evaluate.
+  c.peft.prompt_init = 'vocab'     # prompt: start as embeddings of common vocabulary tokens, or
+  c.peft.prompt_init_text = ''     # 'text': of this text's tokens, repeated to P (peft's TEXT).
 
   # Stop when the eval metric has not improved for `patience` evaluations (0: never stop); a
   # named metric also keeps its best checkpoint in <workdir>/checkpoints_best.
@@ -234,6 +238,10 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
           'peft.num_virtual_tokens', 'must be a positive integer')
   require(isinstance(p.prefix_projection, bool), 'peft.prefix_projection',
           'must be True or False')
+  require(p.prompt_init in PROMPT_INITS, 'peft.prompt_init', f'must be one of {PROMPT_INITS}')
+  has_text = isinstance(p.prompt_init_text, str) and bool(p.prompt_init_text.strip())
+  require(p.prompt_init != 'text' or has_text, 'peft.prompt_init_text',
+          "must be the text the prompt starts as with prompt_init='text'")
   require(isinstance(p.targets, (tuple, list)) and all(isinstance(t, str) and t
                                                         for t in p.targets),
           'peft.targets', "must be a tuple of Dense layer names such as ('query', 'value'), "

@@ -59,7 +59,14 @@ def bert_config_from_hf(hf_config: Mapping[str, Any]) -> BertConfig:
       dropout_rate=float(hf_config.get('hidden_dropout_prob', 0.1)),
       attention_dropout_rate=float(hf_config.get('attention_probs_dropout_prob', 0.1)),
       init_std=float(hf_config.get('initializer_range', 0.02)),
-      position_embedding='learned')
+      position_embedding='learned',
+      # HF's default is 0 ([PAD]); a null one means the tokenizer's mask alone marked padding.
+      pad_token_id=_pad_token_id(hf_config))
+
+
+def _pad_token_id(hf_config: Mapping[str, Any]) -> int:
+  pad = hf_config.get('pad_token_id', 0)
+  return 0 if pad is None else int(pad)
 
 
 def param_map(cfg: BertConfig) -> dict[str, tuple[tuple[str, ...], bool]]:

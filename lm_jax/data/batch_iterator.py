@@ -26,7 +26,7 @@ class BatchIterator:
   `self._example_rng()`, seeded by (seed, epoch, n) for the n-th example since the start
   of training, so a resumed iterator repeats it exactly.
 
-  With `repeat=False` the last batch is filled with all-zero rows (pad tokens, loss
+  With `repeat=False` the last batch is filled with padding rows (pad tokens, loss
   weight 0) so that every batch has the same shape and the eval step compiles once.
   """
 
@@ -91,7 +91,7 @@ class BatchIterator:
       examples.append(example)
     if not examples:
       raise StopIteration
-    return packing.pad_rows(examples, self.shapes)
+    return packing.pad_rows(examples, self.shapes, self.tokenizer.pad_id)
 
 
 def positive_length(data_config, key: str, objective: str, minimum: int = 1) -> int:

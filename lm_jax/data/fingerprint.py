@@ -14,6 +14,7 @@ import tensorflow_datasets as tfds
 from tensorflow_datasets.proto import tf_example_pb2
 
 from lm_jax import atomic_files
+from lm_jax.data import hf_tokenizer
 from lm_jax.data import pipeline
 from lm_jax.data import sources
 from lm_jax.data import tasks
@@ -96,9 +97,13 @@ def dataset_fingerprint(name: str, data_dir: str | None) -> dict:
 
 def _tokenizer_fingerprint(data_config) -> dict | None:
   """The tokenizer file the run uses: `data.tokenizer_path`, else the one trained and cached for
-  its data (None before it is trained)."""
+  its data (None before it is trained); a Hugging Face tokenizer's files each."""
   path = data_config.tokenizer_path or tokenizer_lib.cached_path(
       data_config, pipeline.tokenizer_cache_name(data_config))
+  hf_directory = hf_tokenizer.tokenizer_directory(path)
+  if hf_directory is not None:  # every file its ids depend on
+    return {'path': path, 'sha256': {name: file_sha256(os.path.join(hf_directory, name))
+                                     for name in hf_tokenizer.tokenizer_files(hf_directory)}}
   if not epath.Path(path).is_file():
     return None
   return {'path': path, 'sha256': file_sha256(path)}

@@ -62,10 +62,11 @@ def tokenizer_cache_name(data_config) -> str:
   return '+'.join([base, *data_config.get('tokenizer_extra_text', ())])
 
 
-def load_tokenizer_for(data_config) -> tokenizer_lib.Tokenizer:
+def load_tokenizer_for(data_config):
   """The configured tokenizer, trained on (a bounded prefix of) the train split if needed: of
   the task's inputs and targets when `config.data.task` is set, else of `config.data.dataset`;
-  with `config.data.tokenizer_extra_text` mixed in."""
+  with `config.data.tokenizer_extra_text` mixed in. A SentencePiece `Tokenizer`, or the
+  `HfTokenizer` of a Hugging Face tokenizer that `config.data.tokenizer_path` names."""
   task = _task(data_config)
   if task is None:
     def train_texts():
@@ -123,6 +124,6 @@ def make_train_iterator(data_config, tokenizer, batch_size: int, seed: int, *,
 
 def make_eval_iterator(data_config, tokenizer, batch_size: int, seed: int, *,
                        family: str | None = None):
-  """One pass over the eval split in order; the last batch is padded with all-zero rows."""
+  """One pass over the eval split in order; the last batch is filled with padding rows."""
   return _make_iterator(data_config, tokenizer, batch_size, seed, family,
                         data_config.eval_split, training=False)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 import sentencepiece as spm
 
 from lm_jax import atomic_files
+from lm_jax.data import hf_tokenizer
 from lm_jax.data import sources
 
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
@@ -101,9 +102,17 @@ class Tokenizer:
     return f'Tokenizer({self._path!r}, vocab_size={self.vocab_size})'
 
 
-def load(path: str, num_extra_ids: int) -> Tokenizer:
+def load(path: str, num_extra_ids: int) -> 'Tokenizer | hf_tokenizer.HfTokenizer':
+  """The tokenizer at `path`: a SentencePiece `.model` file, or a Hugging Face tokenizer
+  directory or file (hf_tokenizer.py; `num_extra_ids` unused: it has no sentinels)."""
+  hf_directory = hf_tokenizer.tokenizer_directory(path)
+  if hf_directory is not None:
+    return hf_tokenizer.load_hf_tokenizer(hf_directory)
   if not os.path.isfile(path):
-    raise FileNotFoundError(f'SentencePiece model not found: {path} (config.data.tokenizer_path).')
+    raise FileNotFoundError(
+        f'Tokenizer not found: {path} (config.data.tokenizer_path must name a SentencePiece '
+        '.model file, or a Hugging Face tokenizer directory or its tokenizer.json, vocab.json '
+        'or vocab.txt).')
   with open(path, 'rb') as f:
     return Tokenizer(f.read(), num_extra_ids, path=path)
 
@@ -152,7 +161,7 @@ def cached_path(data_config, name: str) -> str:
 
 
 def get_tokenizer(data_config, train_texts: Callable[[], Iterable[str]],
-                  name: str | None = None) -> Tokenizer:
+                  name: str | None = None) -> 'Tokenizer | hf_tokenizer.HfTokenizer':
   """`config.data.tokenizer_path` if set, else one trained on `train_texts()` and cached
   in `<data_dir>/lm_jax_tokenizers/` under `name` (default `config.data.dataset`), reused by
   later runs."""

@@ -13,7 +13,7 @@ def _encoder_decoder(model, variables, batch, tokenizer):
   """Greedy targets from the encoder inputs (for span corruption: the dropped spans)."""
   predicted = decoding.generate(model, variables, jnp.asarray(batch['encoder_input_tokens']),
                                 max_new_tokens=batch['decoder_target_tokens'].shape[1],
-                                eos_id=tokenizer.eos_id)
+                                eos_id=tokenizer.eos_id, decoder_start_id=tokenizer.pad_id)
   return [{'input': tokenizer.decode(x.tolist()), 'target': tokenizer.decode(t.tolist()),
            'prediction': tokenizer.decode(p.tolist())}
           for x, t, p in zip(batch['encoder_input_tokens'], batch['decoder_target_tokens'],

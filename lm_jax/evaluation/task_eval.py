@@ -17,16 +17,18 @@ def _predicted_classes(model, params, batch):
 
 
 def _generated_ids(model, params, batch, generate_options: dict, max_new_tokens: int, eos_id: int,
-                   rng, place=lambda array: array):
+                   rng, place=lambda array: array, decoder_start_id: int = 0):
   """(B, max_new_tokens) ids continuing each row's input: the encoder inputs of an
   encoder-decoder, or the bidirectional prefix (BOS + inputs) of a decoder-only prefix-LM row.
-  `place` lays the token rows out over the devices."""
+  `place` lays the token rows out over the devices; an encoder-decoder decodes from
+  `decoder_start_id` (the tokenizer's pad id)."""
   options = dict(generate_options, max_new_tokens=max_new_tokens)
   if families.generating(model).prompt == families.ENCODER_PROMPT:
     return decoding.generate(model, {'params': params}, place(batch['encoder_input_tokens']),
-                             eos_id=eos_id, rng=rng, **options)
+                             eos_id=eos_id, decoder_start_id=decoder_start_id, rng=rng,
+                             **options)
   prompt_lengths = np.asarray(batch['decoder_causal_attention']).sum(axis=1)
-  prompt_lengths = np.maximum(prompt_lengths, 1)  # all-zero padding rows still need a BOS
+  prompt_lengths = np.maximum(prompt_lengths, 1)  # filler padding rows still need a BOS
   width = int(prompt_lengths.max())
   # Read as in training: the prefix-LM rows attend over their prompt bidirectionally.
   return decoding.generate(model, {'params': params},
@@ -48,7 +50,8 @@ def predict_batch(model, params, batch: dict, tokenizer, labels, generate_option
     classes = partitioning.gather_rows(_predicted_classes(model, params, inputs))
     return [labels[c] for c in classes]
   ids = partitioning.gather_rows(_generated_ids(
-      model, params, batch, generate_options, max_new_tokens, tokenizer.eos_id, rng, place))
+      model, params, batch, generate_options, max_new_tokens, tokenizer.eos_id, rng, place,
+      tokenizer.pad_id))
   return [tokenizer.decode(row.tolist()) for row in ids]
 
 

@@ -11,25 +11,28 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import traverse_util
 
 from lm_jax import families
 from lm_jax.choices import DECODING_STRATEGIES as STRATEGIES
 from lm_jax.generation import model_runner, ngram_blocking, sampling
 from lm_jax.generation.beam_search import beam_search
 from lm_jax.models.attention import prefix_length_of
+from lm_jax.models.layers import PROMPT
 
 
 def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = 'greedy',
              temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, num_beams: int = 4,
              length_penalty: float = 1.0, rng=None, eos_id: int = 1, prompt_lengths=None,
              use_cache: bool = True, bidirectional_prompt: bool = False,
-             no_repeat_ngram_size: int = 0):
+             no_repeat_ngram_size: int = 0, decoder_start_id: int = 0):
   """Generated token ids (B, max_new_tokens) int32; 0 (pad) after a row's EOS, EOS kept.
 
-  inputs: encoder_input_tokens (B, T_enc) for an encoder-decoder model (decoding starts from id
-    0, T5's decoder_start_token_id); right-padded prompts (B, P) for a decoder-only model, whose
-    true lengths are `prompt_lengths` (B,) (default all P: id 0 is a real GPT-2 token, so
-    padding cannot be told from the ids). The result holds only the new tokens.
+  inputs: encoder_input_tokens (B, T_enc) for an encoder-decoder model (decoding starts from
+    `decoder_start_id`: the tokenizer's pad id, T5's decoder_start_token_id 0); right-padded
+    prompts (B, P) for a decoder-only model, whose true lengths are `prompt_lengths` (B,)
+    (default all P: id 0 is a real GPT-2 token, so padding cannot be told from the ids). The
+    result holds only the new tokens.
   strategy: 'greedy' (argmax); 'sample' (softmax of logits / temperature after top-k and top-p
     filtering, drawn with keys folded from `rng` per position; temperature 0 is greedy); 'beam'
     (num_beams beams, score sum(log p) / length ** length_penalty, the best finished
@@ -39,7 +42,7 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
     prompt tokens included), as HF's option: -inf on the raw logits for greedy and sampling, on
     the log-probabilities (not renormalised) for beam search.
   use_cache: False re-runs the model over the whole prefix each step: the slow reference, which
-    gives the same tokens.
+    gives the same tokens. A prompt-tuned decoder-only model always decodes so.
   bidirectional_prompt: a decoder-only prefix LM (trained on rows with
     `decoder_causal_attention`) reads each row's prompt bidirectionally, as in training. The
     cache cannot (it is filled causally, rows in lockstep), so this decodes by full passes.
@@ -60,7 +63,8 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
     if prompt_lengths is not None:
       raise ValueError('prompt_lengths applies to decoder-only prompts; an encoder-decoder '
                        'model decodes from the start token and its inputs are masked by pad id 0.')
-    prompts, lengths = jnp.zeros((batch, 1), jnp.int32), np.ones(batch, np.int32)
+    prompts = jnp.full((batch, 1), _integer('decoder_start_id', decoder_start_id, 0), jnp.int32)
+    lengths = np.ones(batch, np.int32)
   else:
     prompts, lengths = inputs, _prompt_lengths(prompt_lengths, inputs.shape)
   if bidirectional_prompt:
@@ -68,7 +72,13 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
       raise ValueError('bidirectional_prompt applies to decoder-only prefix LMs; an '
                        'encoder-decoder model reads its inputs bidirectionally already.')
     use_cache = False
-  _check_positions(model, variables, prompts.shape[1], options['max_new_tokens'])
+  # Positions before the prompt's: prefix tuning's keys, and a decoder-only model's virtual
+  # tokens (prompt tuning), which lead every full pass: no cache (models/virtual_tokens.py).
+  leading = prefix_length_of(variables.get('params', {}))
+  if prompt == families.DECODER_PROMPT and _prompt_length(variables):
+    leading += _prompt_length(variables)
+    use_cache = False
+  _check_positions(model, leading, prompts.shape[1], options['max_new_tokens'])
   if rng is None:
     rng = jax.random.key(0)  # Unused by greedy and beam search.
   variables = {name: value for name, value in variables.items() if name != 'cache'}
@@ -128,14 +138,19 @@ def _prompt_lengths(prompt_lengths, shape) -> np.ndarray:
   return lengths.astype(np.int32)
 
 
-def _check_positions(model, variables, prompt_width: int, max_new_tokens: int) -> None:
+def _prompt_length(variables) -> int:
+  """P of prompt tuning's `prompt` rows in the params, 0 without."""
+  flat = traverse_util.flatten_dict(variables.get('params', {}))
+  return next((value.shape[0] for path, value in flat.items() if path[-1] == PROMPT), 0)
+
+
+def _check_positions(model, leading: int, prompt_width: int, max_new_tokens: int) -> None:
   """A learned position table has max_length rows; jit would clamp positions past it silently.
-  Prefix tuning's keys take the first positions."""
+  `leading` positions come before the prompt's."""
   config = getattr(model, 'config', None)
   if getattr(config, 'position_embedding', None) != 'learned':
     return
-  # The last new token is never fed back.
-  needed = prefix_length_of(variables.get('params', {})) + prompt_width + max_new_tokens - 1
+  needed = leading + prompt_width + max_new_tokens - 1  # the last new token is never fed back
   if needed > config.max_length:
     raise ValueError(
         f'Prompts of width {prompt_width} and max_new_tokens={max_new_tokens} need {needed} '

@@ -11,12 +11,13 @@ def encode_prompts(prompt: str, tokenizer, texts: list[str],
   """Right-padded (B, P) prompt ids and their lengths (B,), as the family's `prompt` layout
   (lm_jax/families.py) saw text in training.
 
-  Decoder prefixes start with 0, the BOS of lm_jax's shifted causal-LM inputs, and with
+  Decoder prefixes start with the pad id, the BOS of lm_jax's shifted causal-LM inputs
+  (lm_jax/data/packing.py), and with
   `prompt_eos` end with the EOS that separates a task's prompt from its answer; encoder inputs
   end with EOS, as span corruption's and the tasks' do.
   """
   if prompt == families.DECODER_PROMPT:
-    rows = [[0] + tokenizer.encode(text) + ([tokenizer.eos_id] if prompt_eos else [])
+    rows = [[tokenizer.pad_id] + tokenizer.encode(text) + ([tokenizer.eos_id] if prompt_eos else [])
             for text in texts]
   elif prompt == families.ENCODER_PROMPT:
     rows = [tokenizer.encode(text) + [tokenizer.eos_id] for text in texts]
@@ -51,6 +52,7 @@ def continue_texts(model, variables, tokenizer, texts: list[str], generate_confi
   options = dict(generate_config)
   generated = decoding.generate(
       model, variables, tokens, rng=rng, eos_id=tokenizer.eos_id,
+      decoder_start_id=tokenizer.pad_id,
       prompt_lengths=lengths if decoder_only else None,
       bidirectional_prompt=bidirectional, **options)
   return [tokenizer.decode(row.tolist()) for row in np.asarray(generated)]

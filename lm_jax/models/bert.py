@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from lm_jax.models.attention import (combine_masks, make_attention_mask, make_segment_mask,
                                      prefix_length)
+from lm_jax.models import virtual_tokens
 from lm_jax.models.layers import Dropout, Embed
 from lm_jax.models.registry import register_model
 from lm_jax.models.position_encoding import check_length, default_positions
@@ -42,10 +43,16 @@ class BertConfig(BlockConfig):
   attention_dropout_rate: float = 0.1
   init_std: float = 0.02
   position_embedding: str = 'learned'
+  # The tokenizer's pad id, which the attention mask and the classifier's pooling leave out:
+  # HF BERT's [PAD] is 0, as lm_jax's SentencePiece pad; an imported config.json says its own.
+  pad_token_id: int = 0
 
   def __post_init__(self):
     super().__post_init__()
     self.require_positive_ints('num_layers', 'type_vocab_size')
+    self.require(not isinstance(self.pad_token_id, bool) and isinstance(self.pad_token_id, int)
+                 and 0 <= self.pad_token_id < self.vocab_size, 'pad_token_id',
+                 f'must be a token id in [0, vocab_size={self.vocab_size})')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,28 +116,32 @@ class BertEncoder(nn.Module):
     """
     cfg = self.config
     deterministic = not self.has_rng('dropout')
-    tokens = encoder_input_tokens
+    embedded = self.token_embedder.with_prompt(encoder_input_tokens)  # prompt tuning's rows first
+    prompt = self.token_embedder.prompt_length()
+    token_types = (jnp.zeros_like(encoder_input_tokens) if encoder_token_type_ids is None
+                   else encoder_token_type_ids)
+    tokens, encoder_segment_ids, encoder_positions, _ = virtual_tokens.prepend(
+        prompt, encoder_input_tokens, encoder_segment_ids, encoder_positions)
+    token_types = virtual_tokens.in_front(prompt, 0, token_types)  # sentence A
     prefix = prefix_length(self)
     check_length(cfg.position_embedding, cfg.max_length, prefix + tokens.shape[-1],
                  'encoder_input_tokens')
     positions = default_positions(tokens, encoder_positions, prefix)
-    token_types = (jnp.zeros_like(tokens) if encoder_token_type_ids is None
-                   else encoder_token_type_ids)
-    x = self.token_embedder(tokens) + self.token_type_embedder(token_types)  # (B, T, d_model)
+    x = embedded + self.token_type_embedder(token_types)  # (B, T, d_model)
     position_vectors = self.position_embedder(positions)  # None for rotary embeddings
     if position_vectors is not None:
       x = x + position_vectors
     x = self.dropout(self.embedding_norm(x), deterministic)
-    # Keys masked by pad id 0 (HF attention_mask = ids != 0), and by segment when packed.
+    # Keys masked by the pad id (HF attention_mask = ids != pad), and by segment when packed.
     mask = combine_masks(
-        make_attention_mask(tokens, tokens),
+        make_attention_mask(tokens, tokens, pad_id=cfg.pad_token_id),
         None if encoder_segment_ids is None else make_segment_mask(encoder_segment_ids,
                                                                    encoder_segment_ids))
     for layer in self.layers:
       x = layer(x, mask, deterministic, positions=positions)
     if cfg.norm_position == 'pre':
       x = self.final_norm(x)
-    return x
+    return x[:, prompt:]  # the heads read the real tokens (the prompt shaped them)
 
 
 class Bert(BertEncoder):
@@ -152,8 +163,9 @@ class Bert(BertEncoder):
 class BertClassifier(BertEncoder):
   """BERT with a sequence-classification head (HF BertForSequenceClassification's layout).
 
-  HF pools the hidden state of the first token, [CLS]; lm_jax's SentencePiece tokenizers have no
-  [CLS] token, so the first position holds an ordinary word and is a poor summary of the row.
+  HF pools the hidden state of the first token, [CLS]; lm_jax's rows start with no [CLS] (its
+  SentencePiece tokenizers have none), so the first position holds an ordinary word and is a
+  poor summary of the row.
   The pooler reads instead the mean of the final hidden states over the non-pad tokens (as
   Sentence-BERT does), then Dense + tanh ('pooler'), dropout, Dense to the classes
   ('classifier'). The head runs in float32: it sees one vector per row, so its cost is nil.
@@ -174,7 +186,7 @@ class BertClassifier(BertEncoder):
     """(B, T) int tokens -> class logits (B, num_classes) float32."""
     encoded = self.encode(encoder_input_tokens, encoder_segment_ids, encoder_positions,
                           encoder_token_type_ids).astype(jnp.float32)  # (B, T, d_model)
-    real = (encoder_input_tokens != 0)[..., None]  # pad id 0
+    real = (encoder_input_tokens != self.config.pad_token_id)[..., None]  # (B, T, 1)
     # An all-padding row (a filler row of the last eval batch) pools to zeros, not NaN.
     pooled = (jnp.sum(jnp.where(real, encoded, 0.0), axis=1)
               / jnp.maximum(jnp.sum(real, axis=1), 1))  # (B, d_model)

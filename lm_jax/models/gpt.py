@@ -7,6 +7,7 @@ from typing import ClassVar
 import flax.linen as nn
 import jax.numpy as jnp
 
+from lm_jax.models import virtual_tokens
 from lm_jax.models.attention import make_decoder_mask, prefix_length
 from lm_jax.models.layers import Dropout, Embed
 from lm_jax.models.registry import register_model
@@ -66,6 +67,16 @@ class GPT(nn.Module):
     """
     cfg = self.config
     deterministic = not self.has_rng('dropout')
+    embedder = Embed(cfg.vocab_size, cfg.d_model, dtype=cfg.compute_dtype,
+                     embedding_init=nn.initializers.normal(cfg.init_std), name='token_embedder')
+    x = embedder.with_prompt(decoder_input_tokens)  # (B, T, d_model), prompt tuning's rows first
+    prompt = embedder.prompt_length()
+    if prompt and decode:
+      raise ValueError('A prompt-tuned decoder-only model decodes without the KV cache (its '
+                       'virtual tokens lead every full pass); lm_jax.generate does so itself.')
+    decoder_input_tokens, decoder_segment_ids, decoder_positions, decoder_causal_attention = (
+        virtual_tokens.prepend(prompt, decoder_input_tokens, decoder_segment_ids,
+                               decoder_positions, decoder_causal_attention))
     prefix = prefix_length(self)
     check_length(cfg.position_embedding, cfg.max_length, prefix + decoder_input_tokens.shape[-1],
                  'decoder_input_tokens')
@@ -81,10 +92,6 @@ class GPT(nn.Module):
       mask = make_decoder_mask(decoder_input_tokens, decoder_segment_ids,
                                decoder_causal_attention)  # (B, 1, T, T)
     positions = default_positions(decoder_input_tokens, decoder_positions, prefix)  # (B, T)
-
-    embedder = Embed(cfg.vocab_size, cfg.d_model, dtype=cfg.compute_dtype,
-                     embedding_init=nn.initializers.normal(cfg.init_std), name='token_embedder')
-    x = embedder(decoder_input_tokens)  # (B, T, d_model)
     position_vectors = position_embedder(cfg, name='position_embedder')(positions)
     if position_vectors is not None:  # None for rotary embeddings, applied inside attention
       x = x + position_vectors
@@ -104,7 +111,7 @@ class GPT(nn.Module):
       logits = nn.Dense(cfg.vocab_size, use_bias=False, dtype=cfg.compute_dtype,
                         param_dtype=jnp.float32,
                         kernel_init=nn.initializers.normal(cfg.init_std), name='lm_head')(x)
-    return logits.astype(jnp.float32)
+    return logits[:, prompt:].astype(jnp.float32)  # the virtual tokens predict nothing
 
 
 @register_model('gpt')

@@ -8,6 +8,8 @@ import jax.numpy as jnp
 
 Dtype = Any
 Initializer = Any
+# Prompt tuning's trained rows (P, features), stored among a token embedder's params.
+PROMPT = 'prompt'
 
 
 class Dropout(nn.Module):
@@ -144,6 +146,21 @@ class Embed(nn.Module):
   def __call__(self, tokens):
     # (B, T) -> (B, T, features)
     return jnp.take(self.embedding, tokens, axis=0).astype(self.dtype)
+
+  def prompt_length(self) -> int:
+    """P, the rows of prompt tuning's trained `prompt` (P, features) in params; 0 without."""
+    if not self.has_variable('params', PROMPT):
+      return 0
+    return self.get_variable('params', PROMPT).shape[0]
+
+  def with_prompt(self, tokens):
+    """(B, T) -> (B, P + T, features): the `prompt` rows (Lester et al. 2021) in front of the
+    tokens' rows, as the embeddings of P virtual tokens (models/virtual_tokens.py)."""
+    x = self(tokens)
+    if not self.prompt_length():
+      return x
+    prompt = self.get_variable('params', PROMPT).astype(self.dtype)
+    return jnp.concatenate([jnp.broadcast_to(prompt, (x.shape[0], *prompt.shape)), x], axis=1)
 
   def attend(self, x):
     # (B, T, features) -> (B, T, num_embeddings)

@@ -13,6 +13,7 @@ from lm_jax.models.model_config import DTYPE_OPTIONS, ModelConfig
 from lm_jax.models.position_encoding import (POSITION_EMBEDDINGS, PositionEmbedding,
                                              PositionOptions, check_length, default_positions)
 from lm_jax.models.registry import register_model
+from lm_jax.models import virtual_tokens
 from lm_jax.models.relative_position import RelativePositionBias
 
 FEED_FORWARD_OPTIONS = ('relu', 'gated-gelu')  # T5 v1.0, T5 v1.1
@@ -107,13 +108,12 @@ def _residual(cfg: T5Config, name: str, sublayer, x, deterministic: bool):
   return residual(cfg.norm_position, norm, _dropout(cfg), sublayer, x, deterministic)
 
 
-def _embed(cfg: T5Config, token_embedder: Embed, tokens, positions, deterministic: bool):
-  """(B, T) tokens -> Dropout(Embed(tokens) [+ PE(positions)]), unscaled as T5's embeddings.
+def _embed(cfg: T5Config, x, positions, deterministic: bool):
+  """Token vectors x (B, T, d_model) -> Dropout(x [+ PE(positions)]), unscaled as T5's embeddings.
 
   Called in the encoder's and the decoder's compact methods, so each stack owns its learned
   position table ('position_embedder'), as the Transformer's stacks do.
   """
-  x = token_embedder(tokens)  # (B, T, d_model)
   # A learned table starts as normal(1.0), the init of T5's token embedder (layers.Embed's
   # default), so token and position vectors enter the sum at one scale (sinusoids lie in [-1, 1]).
   position_vectors = PositionEmbedding(cfg.position_embedding, cfg.max_length, cfg.d_model,
@@ -178,14 +178,19 @@ class Encoder(nn.Module):
   def __call__(self, encoder_input_tokens, encoder_segment_ids, encoder_positions,
                deterministic: bool):
     cfg = self.config
-    length = encoder_input_tokens.shape[-1]
+    embedded = self.token_embedder.with_prompt(encoder_input_tokens)  # (B, T_enc, d_model)
+    # T_enc counts prompt tuning's virtual tokens, when there are any.
+    tokens, segment_ids, positions, _ = virtual_tokens.prepend(
+        self.token_embedder.prompt_length(), encoder_input_tokens, encoder_segment_ids,
+        encoder_positions)
+    length = tokens.shape[-1]
     prefix = prefix_length(self)
     check_length(cfg.position_embedding, cfg.max_length, prefix + length, 'encoder_input_tokens')
-    positions = default_positions(encoder_input_tokens, encoder_positions, prefix)  # (B, T_enc)
-    x = _embed(cfg, self.token_embedder, encoder_input_tokens, positions, deterministic)
-    mask = make_attention_mask(encoder_input_tokens, encoder_input_tokens)  # (B, 1, T, T)
-    if encoder_segment_ids is not None:
-      mask = combine_masks(mask, make_segment_mask(encoder_segment_ids, encoder_segment_ids))
+    positions = default_positions(tokens, positions, prefix)  # (B, T_enc)
+    x = _embed(cfg, embedded, positions, deterministic)
+    mask = make_attention_mask(tokens, tokens)  # (B, 1, T, T)
+    if segment_ids is not None:
+      mask = combine_masks(mask, make_segment_mask(segment_ids, segment_ids))
     position_bias = None
     if cfg.position_embedding == 'relative':
       bias = _relative_position_bias(cfg, bidirectional=True)
@@ -247,7 +252,7 @@ class Decoder(nn.Module):
         # Keys: the P prefix slots, then the cache's (positions P, P + 1, ...).
         position_bias = relative_position_bias.at_positions(
             positions, jnp.arange(prefix + cache_length, dtype=jnp.int32))  # (B, H, T_new, P+C)
-    x = _embed(cfg, self.token_embedder, decoder_input_tokens, positions, deterministic)
+    x = _embed(cfg, self.token_embedder(decoder_input_tokens), positions, deterministic)
     for i in range(cfg.num_decoder_layers):
       x = DecoderLayer(cfg, name=f'layers_{i}')(x, encoded, self_mask, cross_mask,
                                                 position_bias, positions, deterministic, decode)
@@ -299,12 +304,15 @@ class T5(nn.Module):
 
   def decode(self, encoded, encoder_input_tokens, decoder_input_tokens, encoder_segment_ids=None,
              decoder_segment_ids=None, decoder_positions=None, *, decode: bool = False):
-    """Encoder output (B, T_enc, d_model) -> logits (B, T_dec, vocab_size) float32.
+    """Encoder output (B, T_enc, d_model) -> logits (B, T_dec, vocab_size) float32. The encoder
+    inputs are the raw tokens; under prompt tuning `encoded` has its virtual tokens in front.
 
     With `decode=True` (and `mutable=['cache']`) the self-attention keys/values live in the
     'cache' collection: the first call sizes the cache from its decoder inputs (pass max-length
     dummies), later calls append their T_new tokens, at `decoder_positions` (B, T_new).
     """
+    encoder_input_tokens, encoder_segment_ids, _, _ = virtual_tokens.prepend(
+        self.token_embedder.prompt_length(), encoder_input_tokens, encoder_segment_ids)
     x = self.decoder(encoded, encoder_input_tokens, decoder_input_tokens,
                      deterministic=not self.has_rng('dropout'),
                      encoder_segment_ids=encoder_segment_ids,

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 
 from lm_jax.models.attention import (make_attention_mask, make_decoder_mask, make_segment_mask,
                                      prefix_length)
+from lm_jax.models import virtual_tokens
 from lm_jax.models.layers import Dropout, Embed
 from lm_jax.models.registry import register_model
 from lm_jax.models.position_encoding import check_length, default_positions
@@ -46,13 +47,14 @@ class TransformerConfig(BlockConfig):
     self.require_positive_ints('num_encoder_layers', 'num_decoder_layers')
 
 
-def _embed(cfg: TransformerConfig, token_embedder: Embed, tokens, positions, deterministic: bool):
-  """(B, T) tokens -> Dropout(Embed(tokens) * sqrt(d_model) + PE(positions)) (§3.4, §3.5, §5.4).
+def _embed(cfg: TransformerConfig, x, positions, deterministic: bool):
+  """Token vectors x (B, T, d_model) -> Dropout(x * sqrt(d_model) + PE(positions)) (§3.4, §3.5,
+  §5.4).
 
   Called inside the encoder's and the decoder's compact methods, so each stack owns its
   learned position table (as in the Flax wmt example); sinusoids and rope have no parameters.
   """
-  x = token_embedder(tokens) * cfg.d_model**0.5  # (B, T, d_model)
+  x = x * cfg.d_model**0.5
   position_vectors = position_embedder(cfg, name='position_embedder')(positions)
   if position_vectors is not None:  # None for rope: positions rotate queries and keys instead
     x = x + position_vectors
@@ -67,11 +69,14 @@ class Encoder(nn.Module):
   @nn.compact
   def __call__(self, tokens, segment_ids, positions, deterministic: bool):
     cfg = self.config
+    embedded = self.token_embedder.with_prompt(tokens)  # prompt tuning's rows in front, if any
+    tokens, segment_ids, positions, _ = virtual_tokens.prepend(
+        self.token_embedder.prompt_length(), tokens, segment_ids, positions)
     prefix = prefix_length(self)
     check_length(cfg.position_embedding, cfg.max_length, prefix + tokens.shape[-1],
                  'encoder_input_tokens')
     positions = default_positions(tokens, positions, prefix)
-    x = _embed(cfg, self.token_embedder, tokens, positions, deterministic)
+    x = _embed(cfg, embedded, positions, deterministic)
     mask = make_attention_mask(tokens, tokens)  # (B, 1, T_enc, T_enc)
     if segment_ids is not None:
       mask = jnp.logical_and(mask, make_segment_mask(segment_ids, segment_ids))
@@ -114,7 +119,7 @@ class Decoder(nn.Module):
     cross_mask = make_attention_mask(tokens, encoder_tokens)  # (B, 1, T_dec, T_enc)
     if segment_ids is not None:
       cross_mask = jnp.logical_and(cross_mask, make_segment_mask(segment_ids, encoder_segment_ids))
-    x = _embed(cfg, self.token_embedder, tokens, positions, deterministic)
+    x = _embed(cfg, self.token_embedder(tokens), positions, deterministic)
     for i in range(cfg.num_decoder_layers):
       x = TransformerLayer(cfg, has_cross_attention=True, name=f'layers_{i}')(
           x, self_mask, deterministic, positions=positions, encoded=encoded,
@@ -156,7 +161,10 @@ class Transformer(nn.Module):
 
   def decode(self, encoded, encoder_input_tokens, decoder_input_tokens, encoder_segment_ids=None,
              decoder_segment_ids=None, decoder_positions=None, *, decode: bool = False):
-    """Encoder output (B, T_enc, d_model) -> logits (B, T_dec, vocab_size) float32."""
+    """Encoder output (B, T_enc, d_model) -> logits (B, T_dec, vocab_size) float32; the encoder
+    inputs are the raw tokens (prompt tuning's virtual ones are added here)."""
+    encoder_input_tokens, encoder_segment_ids, _, _ = virtual_tokens.prepend(
+        self.token_embedder.prompt_length(), encoder_input_tokens, encoder_segment_ids)
     x = self.decoder(encoded, encoder_input_tokens, decoder_input_tokens, encoder_segment_ids,
                      decoder_segment_ids, decoder_positions,
                      deterministic=not self.has_rng('dropout'), decode=decode)

@@ -15,10 +15,10 @@ import numpy as np
 from flax import traverse_util
 
 from lm_jax import families
-from lm_jax.peft import lora, prefix, targets as targets_lib
+from lm_jax.peft import lora, prefix, prompt, targets as targets_lib
 from lm_jax.train.run_dir import CheckpointError
 
-LORA, PREFIX, HEAD = 'lora', 'prefix', 'head'
+LORA, PREFIX, PROMPT, HEAD = 'lora', 'prefix', 'prompt', 'head'
 
 
 def fingerprint(params) -> str:
@@ -116,8 +116,42 @@ class Prefix:
             f'{len(self.spec.layers)} attention layers')
 
 
-def method_from_config(peft: ml_collections.ConfigDict, model, abstract_params, new_paths):
-  """The adapter method config.peft names, checked against the model's shapes."""
+@dataclasses.dataclass(frozen=True)
+class Prompt:
+  """Virtual-token embeddings that the token embedder reads from the params tree; they start as
+  the base's embeddings of chosen tokens (`start_from_base`)."""
+  spec: prompt.PromptSpec
+  key = PROMPT
+
+  def init(self, rng):
+    del rng  # the start is the base's rows, set by `start_from_base`
+    return np.zeros((self.spec.num_virtual_tokens, self.spec.d_model), np.float32)
+
+  def start_from_base(self, trained, base):
+    del trained
+    return prompt.from_base(self.spec, base)
+
+  def applied(self, rows):
+    del rows  # they act through the params `combine` adds them to
+    return contextlib.nullcontext()
+
+  def combine(self, params, rows):
+    return prompt.insert(params, rows)
+
+  merge = combine
+
+  def describe(self) -> str:
+    return f'prompt tuning: {self.spec.num_virtual_tokens} virtual tokens'
+
+
+def method_from_config(peft: ml_collections.ConfigDict, model, abstract_params, new_paths,
+                       tokenizer=None, seed: int = 0):
+  """The adapter method config.peft names, checked against the model's shapes. Prompt tuning
+  reads its initial tokens with `tokenizer`."""
+  if peft.method == 'prompt':
+    ids = prompt.init_ids(peft.num_virtual_tokens, peft.prompt_init, peft.prompt_init_text,
+                          tokenizer, seed)
+    return Prompt(prompt.spec_for(model, abstract_params, ids))
   if peft.method == 'prefix':
     return Prefix(prefix.spec_for(model, abstract_params, peft.num_virtual_tokens,
                                   peft.prefix_projection))
@@ -131,14 +165,14 @@ def method_from_config(peft: ml_collections.ConfigDict, model, abstract_params, 
 
 @dataclasses.dataclass(frozen=True)
 class Adapters:
-  method: Lora | Prefix
+  method: Lora | Prefix | Prompt
   head_paths: tuple[str, ...]   # new parameters ('/'-joined) that train in full
 
   @classmethod
   def from_config(cls, peft: ml_collections.ConfigDict, model, abstract_params,
-                  new_paths) -> 'Adapters':
+                  new_paths, tokenizer=None, seed: int = 0) -> 'Adapters':
     """Checks the method's targets against the model's layers (shapes only)."""
-    return cls(method_from_config(peft, model, abstract_params, new_paths),
+    return cls(method_from_config(peft, model, abstract_params, new_paths, tokenizer, seed),
                tuple(sorted(new_paths)))
 
   def init_trainable(self, initial_params, rng) -> dict:
@@ -148,6 +182,14 @@ class Adapters:
     if self.head_paths:
       trainable[HEAD] = _pick(initial_params, self.head_paths)
     return trainable
+
+  def start_from_base(self, trainable, base) -> dict:
+    """The trainable half at step 0 where it starts from the base's values (prompt tuning's
+    rows); as it is otherwise."""
+    start = getattr(self.method, 'start_from_base', None)
+    if start is None:
+      return trainable
+    return {**trainable, self.method.key: start(trainable[self.method.key], base)}
 
   def frozen_base(self, params) -> dict:
     """`params` (the model's, init_from's values loaded) without the head that trains."""

@@ -14,6 +14,7 @@ from flax import traverse_util
 from lm_jax import convert
 from lm_jax.choices import FINETUNE_MODES
 from lm_jax.convert import hf_files
+from lm_jax.data import hf_tokenizer
 from lm_jax.peft import lora
 from lm_jax.train import adapters
 from lm_jax.train.run_dir import RunDir
@@ -31,7 +32,7 @@ _EXPECTED = ('an lm_jax workdir (config.json and checkpoints/ with at least one 
 class Pretrained:
   model_config: dict            # the `config.model` that builds this model, 'name' included
   data_config: dict | None      # the lm_jax run's `data` section; None for a Hugging Face dir
-  tokenizer_path: str | None    # the SentencePiece model its token ids belong to, when known
+  tokenizer_path: str | None    # the tokenizer its token ids belong to, when known
   step: int | None              # the training step of an lm_jax checkpoint
   description: str              # for logs: where the weights came from
   load_params: Callable[[], dict] = dataclasses.field(repr=False)
@@ -91,8 +92,8 @@ def _load_adapter_run(run: RunDir, step: int, saved: dict) -> Pretrained:
   (and its new head), as eval mode computes it."""
   if saved['peft'].get('method') != 'lora':
     raise ValueError(
-        f"{run.path} is a {saved['peft'].get('method')}-tuned run: its prefixes are inputs of the "
-        'attention layers, not weights of the model, so it cannot serve as init_from. Start from '
+        f"{run.path} is a {saved['peft'].get('method')}-tuned run: its prefixes or virtual tokens "
+        'are inputs of the model, not weights of it, so it cannot serve as init_from. Start from '
         f"its base, {saved['init_from']!r}, or from a LoRA or full fine-tuning run.")
   base = load_pretrained(saved['init_from'])
   record = adapters.base_record(saved['init_from'], base)
@@ -120,13 +121,21 @@ def _load_adapter_run(run: RunDir, step: int, saved: dict) -> Pretrained:
 def _load_hf(path: str) -> Pretrained:
   model = convert.module_from_hf(path)  # the weights are converted on first use
   model_config = {'name': type(model.config).NAME, **dataclasses.asdict(model.config)}
-  spiece = os.path.join(path, 'spiece.model')  # T5's SentencePiece model, when saved with it
   return Pretrained(
-      model_config=model_config, data_config=None,
-      tokenizer_path=spiece if os.path.isfile(spiece) else None, step=None,
+      model_config=model_config, data_config=None, tokenizer_path=_hf_tokenizer_path(path),
+      step=None,
       description=f'Hugging Face checkpoint {path} (model {model_config["name"]!r})',
       load_params=lambda: convert.from_hf(path)[1]['params'],
       load_param_shapes=lambda: traverse_util.unflatten_dict(hf_files.param_shapes(model)))
+
+
+def _hf_tokenizer_path(path: str) -> str | None:
+  """T5's SentencePiece model when saved with it (the T5 conventions, sentinels included), else
+  the directory's Hugging Face tokenizer (GPT-2's BPE, BERT's WordPiece), else None."""
+  spiece = os.path.join(path, 'spiece.model')
+  if os.path.isfile(spiece):
+    return spiece
+  return path if hf_tokenizer.find_hf_tokenizer(path) else None
 
 
 @dataclasses.dataclass(frozen=True)

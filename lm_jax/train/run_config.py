@@ -85,8 +85,10 @@ def resolve(config: ml_collections.ConfigDict, run: RunDir, training: bool = Tru
       if not config.data.tokenizer_path:
         if not pretrained.tokenizer_path:
           raise ValueError(
-              f'config.init_from={config.init_from!r} has no SentencePiece tokenizer lm_jax can '
-              'read; set --config.data.tokenizer_path to the .model file it was trained with.')
+              f'config.init_from={config.init_from!r} has no tokenizer lm_jax can read (a '
+              'SentencePiece spiece.model, or a Hugging Face tokenizer.json, vocab.json + '
+              'merges.txt or vocab.txt); set --config.data.tokenizer_path to the tokenizer it '
+              'was trained with.')
         config.data.tokenizer_path = pretrained.tokenizer_path
       for key in _TOKENIZER_KEYS:
         if pretrained.data_config and key in pretrained.data_config:

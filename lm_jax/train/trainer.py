@@ -54,6 +54,13 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
           f'The tokenizer has {self.tokenizer.vocab_size} ids (with {config.data.num_extra_ids} '
           f'sentinels) but config.model.vocab_size is {config.model.vocab_size}: raise '
           f'--config.model.vocab_size or lower --config.data.tokenizer_vocab_size.')
+    model_pad_id = getattr(self.model.config, 'pad_token_id', None)  # models that mask by id
+    if model_pad_id is not None and model_pad_id != self.tokenizer.pad_id:
+      raise ValueError(
+          f'config.model.pad_token_id is {model_pad_id} but the tokenizer '
+          f'{self.tokenizer.path} pads with id {self.tokenizer.pad_id}: the model would attend '
+          'to padding. Use the tokenizer the model was trained with (config.data.tokenizer_path),'
+          f' or set pad_token_id={self.tokenizer.pad_id} in config.model.')
     # Every host reads the whole global batch (`shard_batch` places its devices' rows), so all
     # hosts hold one data state: host 0's checkpoint of it resumes them all, and a run is the
     # same on any number of hosts. The price: each host tokenizes every row.
@@ -108,7 +115,8 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
                        'of pretrained weights, so it needs --config.init_from=<lm_jax workdir or '
                        'Hugging Face directory>.')
     _, report = finetune.merge_params(abstract, self.pretrained.param_shapes)
-    return adapters_lib.Adapters.from_config(self.config.peft, self.model, abstract, report.new)
+    return adapters_lib.Adapters.from_config(self.config.peft, self.model, abstract, report.new,
+                                             tokenizer=self.tokenizer, seed=self.config.seed)
 
   def _frozen_base(self, abstract):
     """(the frozen base on the devices, what identifies it) for an adapter run, else
@@ -191,6 +199,9 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
     rng, restored = self._restore_latest()
     if restored is None:
       state = self._init(rng)
+      if self.adapters is not None:  # prompt tuning starts from the base's embeddings
+        params = self.adapters.start_from_base(state.params, self.base)
+        state = state.replace(params=jax.device_put(params, self.replicated))
       if self.pretrained is not None and self.adapters is None:
         params, report = finetune.merge_params(state.params, self.pretrained.params)
         state = state.replace(params=jax.device_put(params, self.replicated))

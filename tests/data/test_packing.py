@@ -94,3 +94,16 @@ def test_packed_encoder_decoder_row():
   assert set(row) == set(shapes)
   for key, value in row.items():
     assert value.dtype == shapes[key][1], key
+
+
+def test_rows_pad_with_the_tokenizers_pad_id_and_score_id_zero():
+  """GPT-2's pad is its EOS (here 9) and its id 0 a word: padding is written with the pad id,
+  decoding starts from it, and a target 0 is scored like any other."""
+  row = packing.encoder_decoder_row([4, 0], [0, 5], 4, 4, eos_id=9, pad_id=9)
+  np.testing.assert_array_equal(row['decoder_input_tokens'], [9, 0, 5, 9])  # one past: packing
+  np.testing.assert_array_equal(row['decoder_loss_weights'], [1, 1, 1])
+  batch = packing.pad_rows([row], packing.encoder_decoder_shapes(2, 4, 4), pad_id=9)
+  np.testing.assert_array_equal(batch['encoder_input_tokens'], [[4, 0, 9, 9], [9, 9, 9, 9]])
+  np.testing.assert_array_equal(batch['decoder_loss_weights'], [[1, 1, 1, 0], [0, 0, 0, 0]])
+  decoder = packing.packed_decoder_row([3, 9, 0, 9], eos_id=9, pad_id=9)
+  np.testing.assert_array_equal(decoder['decoder_input_tokens'], [9, 3, 9, 0])

@@ -15,6 +15,7 @@ EOS = 1
 class DigitTokenizer:
   """Each character c -> id 3 + ord(c) % 40 (inside the tiny GPT's 48 ids); decodes to ids."""
   eos_id = EOS
+  pad_id = 0  # T5's, the BOS of decoder prompts
 
   def encode(self, text):
     return [3 + ord(c) % 40 for c in text]

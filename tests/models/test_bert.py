@@ -98,6 +98,26 @@ def test_padded_positions_change_nothing(variant):
   assert not np.allclose(encode(real_changed)[real], reference[real], atol=1e-3)
 
 
+def test_the_attention_mask_follows_a_nonzero_pad_id():
+  """Padding is the config's pad id, not 0: ids 3 are invisible, id 0 is a word like any other
+  (a BERT imported with pad_token_id=3, or a GPT-2-like vocabulary)."""
+  cfg = dataclasses.replace(TINY, pad_token_id=3)
+  unpadded = jnp.array([[5, 0, 7, 9]])
+  model, variables = _init(cfg, unpadded)
+  reference = np.asarray(model.apply(variables, unpadded))
+  padded = np.asarray(model.apply(variables, jnp.array([[5, 0, 7, 9, 3, 3]])))
+  np.testing.assert_allclose(padded[:, :4], reference, atol=1e-5)
+  zero_as_padding = np.asarray(model.apply(variables, jnp.array([[5, 0, 7, 9, 0, 0]])))
+  assert not np.allclose(zero_as_padding[:, :4], reference, atol=1e-3)
+
+  classifier = build_model(ml_collections.ConfigDict(
+      {**dataclasses.asdict(cfg), 'name': 'bert_classifier', 'num_classes': 3}))
+  head_variables = classifier.init(jax.random.key(0), unpadded)
+  np.testing.assert_allclose(
+      classifier.apply(head_variables, jnp.array([[5, 0, 7, 9, 3, 3]])),
+      classifier.apply(head_variables, unpadded), atol=1e-5)  # pooled over the real tokens
+
+
 @pytest.mark.parametrize('variant', list(VARIANTS))
 def test_variants_run(variant):
   cfg = dataclasses.replace(TINY, **VARIANTS[variant])
@@ -162,7 +182,8 @@ def test_build_model_from_config_dict():
                                        ('activation', 'swish'), ('norm_position', 'middle'),
                                        ('position_embedding', 'alibi'), ('attention_impl', 'flash'),
                                        ('dropout_rate', 1.0), ('layer_norm_epsilon', 0.0),
-                                       ('num_heads', 2.5), ('dtype', 'float16')])
+                                       ('num_heads', 2.5), ('dtype', 'float16'),
+                                       ('pad_token_id', 30522), ('pad_token_id', -1)])
 def test_from_model_config_rejects_bad_values(key, value):
   with pytest.raises(ValueError, match=f'config.model.{key}'):
     BertConfig.from_model_config({'name': 'bert', key: value})

@@ -1,4 +1,4 @@
-"""LoRA and prefix tuning through the one loop: only the adapters train and are checkpointed, the
+"""LoRA, prefix and prompt tuning through the one loop: only the adapters train and are checkpointed, the
 base stays bit-identical, eval and generate modes load base plus adapter, a resumed run is exact, and a base
 that changed under its adapters is refused."""
 import os
@@ -114,19 +114,26 @@ def test_a_lora_run_checkpoints_adapters_alone_and_eval_mode_reproduces_it(
     modes.evaluate_checkpoint(plain, adapters_on_copy, [])
 
 
-def test_a_prefix_run_checkpoints_its_prefixes_alone_and_eval_mode_reproduces_it(
-    data_dir, pretrained_t5, tmp_path):
-  """Prefix tuning through the MLP reparameterisation: what eval and generate modes use is the
-  MLP's output, folded once; merge mode has nothing to fold into the weights and says so."""
-  workdir = str(tmp_path / 'prefix')
+@pytest.mark.parametrize('method, options, trained', [
+    ('prefix', {'peft.prefix_projection': True}, {'embedding', 'hidden', 'out'}),
+    ('prompt', {'peft.prompt_init': 'text', 'peft.prompt_init_text': 'Translate:'}, None)])
+def test_a_prefix_or_prompt_run_checkpoints_it_alone_and_eval_mode_reproduces_it(
+    method, options, trained, data_dir, pretrained_t5, tmp_path):
+  """Prefix tuning through the MLP reparameterisation (eval and generate modes use the MLP's
+  output, folded once), prompt tuning from a text's embeddings; merge mode has nothing to fold
+  into the weights and says so."""
+  workdir = str(tmp_path / method)
   config = _lora(data_dir, pretrained_t5, num_train_steps=10, **{
-      'peft.method': 'prefix', 'peft.num_virtual_tokens': 4, 'peft.prefix_projection': True})
+      'peft.method': method, 'peft.num_virtual_tokens': 4, **options})
   last = loop.train_and_evaluate(config, workdir)
   losses = [m['train/loss'] for m in read_metrics(workdir) if 'train/loss' in m]
   assert losses[-1] < losses[0], losses
   saved, step = RunDir(workdir).read_params()
-  assert (set(saved), set(saved['prefix']), step) == ({'prefix'}, {'embedding', 'hidden', 'out'},
-                                                     10)
+  assert (set(saved), step) == ({method}, 10)
+  if trained:
+    assert set(saved[method]) == trained
+  else:  # the prompt: 4 rows of d_model
+    assert saved[method].shape == (4, 64)
   plain = config_for('finetune_translation.py:tiny', data_dir, num_eval_batches=2,
                      **{'eval.num_examples': 8, 'data.task': 'translate_en_de'})
   result = modes.evaluate_checkpoint(plain, workdir, [])
@@ -134,7 +141,7 @@ def test_a_prefix_run_checkpoints_its_prefixes_alone_and_eval_mode_reproduces_it
   np.testing.assert_allclose(result['metrics']['bleu'], last['eval/bleu'], rtol=1e-6)
   generate = override(plain.copy_and_resolve_references(), {'generate.max_new_tokens': 6})
   assert len(modes.generate_from_checkpoint(generate, workdir, ['Delete the file.'])) == 1
-  with pytest.raises(ValueError, match='prefix-tuned run.*nothing to fold'):
+  with pytest.raises(ValueError, match=f'{method}-tuned run.*nothing to fold'):
     modes.merge_adapters(plain, workdir, [])
 
 

@@ -50,4 +50,4 @@ class CausalLMIterator(batch_iterator.BatchIterator):
       tokens = self.stream.take_from_document(self.length)
     if not tokens:
       return None
-    return packing.packed_decoder_row(tokens, self.tokenizer.eos_id)
+    return packing.packed_decoder_row(tokens, self.tokenizer.eos_id, self.tokenizer.pad_id)

@@ -10,12 +10,12 @@ from lm_jax.data import batch_iterator
 from lm_jax.data import packing
 
 
-def prefix_lm_row(chunk, split: int, eos_id: int) -> dict[str, np.ndarray]:
+def prefix_lm_row(chunk, split: int, eos_id: int, pad_id: int = 0) -> dict[str, np.ndarray]:
   """Unpadded rows of `chunk` split into inputs `chunk[:split]` and targets
   `chunk[split:] + [EOS]`.
 
   `decoder_causal_attention` covers the first `split + 1` positions of
-  `decoder_input_tokens`: the BOS 0 and the inputs, which attend to each other
+  `decoder_input_tokens`: the BOS (`pad_id`, packing.py) and the inputs, which attend to each other
   bidirectionally (seqio shifts the inputs mask right by one for the BOS). The loss is
   on the targets only.
   """
@@ -28,7 +28,7 @@ def prefix_lm_row(chunk, split: int, eos_id: int) -> dict[str, np.ndarray]:
   loss_weights[split:] = 1.0
   return {
       'decoder_target_tokens': row,
-      'decoder_input_tokens': np.concatenate([[0], row[:-1]]).astype(np.int32),
+      'decoder_input_tokens': np.concatenate([[pad_id], row[:-1]]).astype(np.int32),
       'decoder_causal_attention': causal_attention,
       'decoder_loss_weights': loss_weights,
       'decoder_segment_ids': np.ones(len(row), np.int32),
@@ -78,4 +78,4 @@ class PrefixLMIterator(batch_iterator.BatchIterator):
       return None
     rng = self._example_rng()
     split = int(rng.integers(1, len(chunk))) if len(chunk) > 1 else 1
-    return prefix_lm_row(chunk, split, self.tokenizer.eos_id)
+    return prefix_lm_row(chunk, split, self.tokenizer.eos_id, self.tokenizer.pad_id)

@@ -185,4 +185,4 @@ class SpanCorruptionIterator(batch_iterator.BatchIterator):
         mean_noise_span_length=self.mean_noise_span_length,
         sentinel_id=self.tokenizer.sentinel_id(0))
     return packing.encoder_decoder_row(inputs, targets, self.inputs_length, self.targets_length,
-                                       self.tokenizer.eos_id)
+                                       self.tokenizer.eos_id, self.tokenizer.pad_id)

@@ -25,12 +25,14 @@ def decoder_only_prompt(inputs, inputs_length: int, eos_id: int) -> list[int]:
 
 
 def decoder_only_row(inputs, targets, inputs_length: int, targets_length: int,
-                     eos_id: int) -> dict[str, np.ndarray]:
+                     eos_id: int, pad_id: int = 0) -> dict[str, np.ndarray]:
   """A prefix-LM row (seqio's `PrefixLMFeatureConverter` layout) of `decoder_only_prompt`
   followed by targets + EOS trimmed to `targets_length`: full attention over the prompt, loss
-  on the targets only; at most `inputs_length + targets_length` positions."""
+  on the targets only; at most `inputs_length + targets_length` positions. `pad_id` is the
+  BOS (packing.py)."""
   prompt = decoder_only_prompt(inputs, inputs_length, eos_id)
-  row = prefix_lm.prefix_lm_row(prompt + [int(t) for t in targets], len(prompt), eos_id)
+  row = prefix_lm.prefix_lm_row(prompt + [int(t) for t in targets], len(prompt), eos_id,
+                                pad_id)
   # Trimmed after `prefix_lm_row` appended EOS: an over-long target loses it, as in T5.
   return {key: value[:len(prompt) + targets_length] for key, value in row.items()}
 
@@ -92,13 +94,13 @@ def _encoder_decoder_example(task, example, tokenizer, inputs_length, targets_le
   del task
   return packing.encoder_decoder_row(tokenizer.encode(example.inputs),
                                      tokenizer.encode(example.targets), inputs_length,
-                                     targets_length, tokenizer.eos_id)
+                                     targets_length, tokenizer.eos_id, tokenizer.pad_id)
 
 
 def _decoder_only_example(task, example, tokenizer, inputs_length, targets_length):
   del task
   return decoder_only_row(tokenizer.encode(example.inputs), tokenizer.encode(example.targets),
-                          inputs_length, targets_length, tokenizer.eos_id)
+                          inputs_length, targets_length, tokenizer.eos_id, tokenizer.pad_id)
 
 
 def _encoder_classifier_example(task, example, tokenizer, inputs_length, targets_length):
@@ -162,7 +164,7 @@ class TaskIterator:
 
   With `shuffle` the examples of each epoch are read in a permutation seeded by
   `(seed, epoch)`, else in order. With `repeat=False` one pass is made and its last batch is
-  filled with all-zero rows (pad tokens, loss and label weight 0), so every batch has the same
+  filled with padding rows (pad tokens, loss and label weight 0), so every batch has the same
   shape; then StopIteration. The state is (epoch, index within the epoch's order).
 
   Training batches (`repeat` with `data_config.pack`) of an encoder-decoder or a decoder-only
@@ -274,7 +276,7 @@ class TaskIterator:
       rows[slot].append(row)
       room[slot] = tuple(f - n for f, n in zip(room[slot], need))
       self._advance_past(position)
-    return packing.pad_rows([pack_row(r) for r in rows], self.shapes)
+    return packing.pad_rows([pack_row(r) for r in rows], self.shapes, self.tokenizer.pad_id)
 
   def __iter__(self):
     return self
@@ -291,4 +293,4 @@ class TaskIterator:
                             self.targets_length))
     if not rows:
       raise StopIteration
-    return packing.pad_rows(rows, self.shapes)
+    return packing.pad_rows(rows, self.shapes, self.tokenizer.pad_id)

@@ -3,7 +3,10 @@ config and tokenizer it trained with, and the checkpoints in it.
 
   lm_jax_run.json           {"format_version": N}: how to read everything below
   config.json               the resolved config the run trained with (lm_jax/train/run_config.py)
-  tokenizer.model           a copy of the SentencePiece model its token ids belong to
+  tokenizer.model           a copy of the SentencePiece model its token ids belong to, or
+  hf_tokenizer/             a copy of the Hugging Face tokenizer files they belong to (a run of an
+                            imported GPT-2 or BERT); format 1 as well, as older code could read
+                            no Hugging Face tokenizer at all
   adapter_base.json         (format 2) the frozen base of an adapter run (config.peft): its
                             init_from and a fingerprint of its parameters
   parameters.json           how many parameters the model has and how many of them train
@@ -27,7 +30,6 @@ working; tests/train/run_dir opens a committed run directory of each version.
 """
 import json
 import os
-import shutil
 
 import dataclasses
 
@@ -39,6 +41,7 @@ from lm_jax.config import schema
 from lm_jax.data import pipeline
 from lm_jax.data import tokenizer as tokenizer_lib
 from lm_jax.train.run_dir import params as params_lib
+from lm_jax.train.run_dir import tokenizer_copy
 from lm_jax.train.run_dir.best import BestCheckpoint
 from lm_jax.train.run_dir.integrity import CheckpointError
 from lm_jax.train.run_dir.train_state import Checkpointer
@@ -48,6 +51,7 @@ FULL_MODEL_FORMAT = 1  # what a run that trains the model's own parameters is wr
 FORMAT_FILE = 'lm_jax_run.json'
 CONFIG_FILE = 'config.json'
 TOKENIZER_FILE = 'tokenizer.model'
+HF_TOKENIZER_DIR = 'hf_tokenizer'
 ADAPTER_BASE_FILE = 'adapter_base.json'
 PARAMETERS_FILE = 'parameters.json'
 
@@ -83,11 +87,6 @@ def _model_fields(model: dict | None):
     return model
 
 
-def _same_bytes(a: str, b: str) -> bool:
-  with open(a, 'rb') as f, open(b, 'rb') as g:
-    return f.read() == g.read()
-
-
 class RunDir:
   """A run directory, new or existing. Opening one written in a newer format than
   FORMAT_VERSION raises RunFormatError before anything else reads it."""
@@ -97,6 +96,7 @@ class RunDir:
     self.format_file = os.path.join(self.path, FORMAT_FILE)
     self.config_file = os.path.join(self.path, CONFIG_FILE)
     self.tokenizer_file = os.path.join(self.path, TOKENIZER_FILE)
+    self.hf_tokenizer_dir = os.path.join(self.path, HF_TOKENIZER_DIR)
     self.adapter_base_file = os.path.join(self.path, ADAPTER_BASE_FILE)
     self.parameters_file = os.path.join(self.path, PARAMETERS_FILE)
     self.checkpoints_dir = os.path.join(self.path, 'checkpoints')
@@ -147,11 +147,14 @@ class RunDir:
       return json.load(f)
 
   def own_tokenizer(self) -> str | None:
-    """The run's copy of its SentencePiece model; None for a format-0 run, or before training."""
-    return self.tokenizer_file if os.path.isfile(self.tokenizer_file) else None
+    """The run's copy of its tokenizer (the SentencePiece model, or the Hugging Face tokenizer
+    folder); None for a format-0 run, or before training."""
+    if os.path.isfile(self.tokenizer_file):
+      return self.tokenizer_file
+    return self.hf_tokenizer_dir if tokenizer_copy.is_hf(self.hf_tokenizer_dir) else None
 
   def tokenizer_path(self) -> str | None:
-    """The SentencePiece model the run's token ids belong to: its own copy, else (format 0) its
+    """The tokenizer the run's token ids belong to: its own copy, else (format 0) its
     data.tokenizer_path or the tokenizer it trained and cached in its data dir (that file may be
     gone, with the data dir)."""
     if self.own_tokenizer():
@@ -192,12 +195,13 @@ class RunDir:
             f'{self.checkpoints_dir} holds checkpoints of a run with config {key}={before!r}, '
             f'but this run has {key}={now!r}. Use another --workdir, or restore the original '
             'config to resume.')
-    if (training and tokenizer_path and self.own_tokenizer()
-        and not _same_bytes(tokenizer_path, self.tokenizer_file)):
+    own = self.own_tokenizer()
+    if (training and tokenizer_path and own
+        and not tokenizer_copy.same_tokenizer(tokenizer_path, own)):
       raise CheckpointError(
-          f'{self.path} trained with the tokenizer {self.tokenizer_file}, but this run would '
+          f'{self.path} trained with the tokenizer {own}, but this run would '
           f'use {tokenizer_path}, which differs: its token ids would mean other words. Resume '
-          f'with --config.data.tokenizer_path={self.tokenizer_file}, or use another --workdir.')
+          f'with --config.data.tokenizer_path={own}, or use another --workdir.')
 
   def record(self, config: ml_collections.ConfigDict, tokenizer_path: str | None,
              adapter_base: dict | None = None) -> None:
@@ -211,9 +215,8 @@ class RunDir:
         atomic_files.write_json(self.adapter_base_file, adapter_base, indent=2)
       atomic_files.write_json(self.format_file, {'format_version': version})
       atomic_files.write_json(self.config_file, json.loads(config.to_json_best_effort()))
-      if tokenizer_path and os.path.abspath(tokenizer_path) != self.tokenizer_file:
-        atomic_files.replace_file(self.tokenizer_file,
-                                  lambda tmp: shutil.copyfile(tokenizer_path, tmp))
+      if tokenizer_path:
+        tokenizer_copy.copy_tokenizer(tokenizer_path, self.tokenizer_file, self.hf_tokenizer_dir)
     self.format_version = version
 
   def record_parameter_counts(self, total: int, trainable: int) -> None:
