@@ -1,14 +1,16 @@
-"""Full fine-tuning against LoRA at T5-small and GPT-2-small shapes: what trains, what the
-optimizer holds, what the compiled train step needs, what a checkpoint weighs, how long a step
-takes; then the decode throughput of the merged model against the base ("no additional
-inference latency", Hu et al. 2021 §4).
+"""Full fine-tuning against LoRA, prefix tuning and prompt tuning at T5-small and GPT-2-small
+shapes: what trains, what the optimizer holds, what the compiled train step needs, what a
+checkpoint weighs, how long a step takes; then the decode throughput of the merged LoRA model
+against the base ("no additional inference latency", Hu et al. 2021 §4).
 
   python experiments/benchmarks/peft_memory.py [--models=t5,gpt] [--batch=4] [--length=128]
 
 Random parameters and tokens (the sizes and times do not depend on the values); LoRA r=8 on the
-query and value projections (--targets), AdamW for both. Checkpoint bytes are one train-state
-checkpoint written by the run directory's own Checkpointer: the arrays, and apart from them
-orbax's metadata, the integrity manifest and the (here empty) data position, a fixed overhead.
+query and value projections (--targets); --virtual_tokens prefix vectors per attention layer and
+virtual tokens of the prompt (the prompt starting from sampled vocabulary rows); AdamW for all.
+Checkpoint bytes are one train-state checkpoint written by the run directory's own Checkpointer:
+the arrays, and apart from them orbax's metadata, the integrity manifest and the (here empty)
+data position, a fixed overhead.
 Prints a table; the last line is one JSON object.
 """
 import json
@@ -40,6 +42,8 @@ _RANK = flags.DEFINE_integer('rank', 8, 'LoRA rank.')
 _TARGETS = flags.DEFINE_list('targets', ['query', 'value'], 'LoRA target patterns.')
 _STEPS = flags.DEFINE_integer('steps', 3, 'Timed train steps (median reported).')
 _NEW_TOKENS = flags.DEFINE_integer('new_tokens', 32, 'Tokens decoded per row.')
+_VIRTUAL = flags.DEFINE_integer('virtual_tokens', 20, 'P of prefix and prompt tuning.')
+_METHODS = ('full', 'lora', 'prefix', 'prompt')
 
 
 def _config(name):
@@ -104,6 +108,8 @@ def _measure(model, config, optimizer, schedule, batch, shapes, params, adapters
   state = jax.jit(lambda rng: steps.init_train_state(model, optimizer, rng, shapes, adapters))(
       jax.random.key_data(jax.random.key(0)))
   base = None if adapters is None else adapters.frozen_base(params)
+  if adapters is not None:
+    state = state.replace(params=adapters.start_from_base(state.params, base))
   step = jax.jit(steps.make_train_step(model, optimizer, schedule, config.loss,
                                        adapters=adapters), donate_argnums=0)
   memory = step.lower(state, batch, base).compile().memory_analysis()
@@ -141,19 +147,29 @@ def benchmark(name: str) -> dict:
   total = sum(x.size for x in jax.tree.leaves(params))
   optimizer, schedule = optimizers.make_optimizer(config.optimizer, 100)
   full, _ = _measure(model, config, optimizer, schedule, batch, shapes, params)
-  peft = override(default_config(), {'peft.method': 'lora', 'peft.rank': _RANK.value,
-                                     'peft.targets': tuple(_TARGETS.value)}).peft
-  adapters = Adapters.from_config(peft, model, params, new_paths=())
-  lora_optimizer, _ = optimizers.make_optimizer(config.optimizer, 100, adapters=True)
-  lora, trained = _measure(model, config, lora_optimizer, schedule, batch, shapes, params,
-                           adapters)
-  merged = jax.jit(adapters.merged)(adapters.frozen_base(params), trained.params)
+  adapter_optimizer, _ = optimizers.make_optimizer(config.optimizer, 100, adapters=True)
+  result = {'model': name, 'params': total, 'family': families.of(model).name, 'full': full}
+  for method in _METHODS[1:]:
+    peft = override(default_config(), {
+        'peft.method': method, 'peft.rank': _RANK.value, 'peft.targets': tuple(_TARGETS.value),
+        'peft.num_virtual_tokens': _VIRTUAL.value}).peft
+    adapters = Adapters.from_config(peft, model, params, new_paths=(),
+                                    tokenizer=_Vocabulary(config.model.vocab_size))
+    result[method], trained = _measure(model, config, adapter_optimizer, schedule, batch, shapes,
+                                       params, adapters)
+    if method == 'lora':
+      merged = jax.jit(adapters.merged)(adapters.frozen_base(params), trained.params)
   base_s = _decode_seconds(model, params, batch)
   merged_s = _decode_seconds(model, merged, batch)
-  return {'model': name, 'params': total, 'family': families.of(model).name,
-          'lora_layers': len(adapters.method.kernels), 'full': full, 'lora': lora,
-          'decode_base_s': base_s, 'decode_merged_s': merged_s,
+  return {**result, 'decode_base_s': base_s, 'decode_merged_s': merged_s,
           'decode_merged_over_base': merged_s / base_s}
+
+
+class _Vocabulary:
+  """What prompt tuning's vocabulary init asks of a tokenizer: the ids to sample from."""
+
+  def __init__(self, vocab_size):
+    self.vocab_size, self.pad_id, self.eos_id, self.unk_id = vocab_size, 0, 1, 2
 
 
 def _mb(n):
@@ -165,12 +181,13 @@ def main(argv):
   results = [benchmark(name) for name in _MODELS.value]
   device = jax.devices()[0]
   print(f'\n{jax.device_count()}x {device.device_kind}, batch {_BATCH.value} x {_LENGTH.value} '
-        f'tokens, AdamW; LoRA r={_RANK.value} on {",".join(_TARGETS.value)}')
+        f'tokens, AdamW; LoRA r={_RANK.value} on {",".join(_TARGETS.value)}; prefix and prompt '
+        f'P={_VIRTUAL.value}')
   print('| model | method | trainable (%) | optimizer MiB | step temp MiB | step args MiB '
         '| checkpoint MiB (arrays + other) | step s |')
   print('|---|---|---|---|---|---|---|---|')
   for r in results:
-    for method in ('full', 'lora'):
+    for method in _METHODS:
       m = r[method]
       print(f"| {r['model']} ({r['params'] / 1e6:.1f}M) | {method} | {m['trainable']:,} "
             f"({100 * m['trainable'] / r['params']:.3g}%) | {_mb(m['optimizer_bytes'])} | "
