@@ -37,24 +37,32 @@ def from_hf(path: str, adapter: str | None = None) -> tuple[Any, dict]:
   No download happens here: `path` must be a directory on disk (save a hub model with
   `save_pretrained(path)` on a machine with internet first). `adapter`: a peft LoRA adapter
   directory (`PeftModel.save_pretrained`) for this base, merged into the returned parameters,
-  which then compute what `PeftModel.from_pretrained(base, adapter)` computes.
+  which then compute what `PeftModel.from_pretrained(base, adapter)` computes (its
+  `modules_to_save` in place of the base's modules).
   """
   hf_config = _read_config(path)
   model, variables = IMPORTERS[hf_config['model_type']](path, hf_config)
   if adapter is not None:
-    spec, adapters = peft_adapters.load_adapter(adapter, hf_config)
-    merged = lora.merge(spec, variables['params'], adapters)
+    spec, adapters, head = peft_adapters.load_adapter(adapter, hf_config)
+    params = peft_adapters.with_head(variables['params'], head)
+    merged = lora.merge(spec, params, adapters)
     lora.check_finite(merged, f'{path} with the adapter {adapter}')
     variables = {'params': jax.tree.map(np.asarray, merged)}
   return model, variables
 
 
-def to_peft(base_path: str, spec: Any, adapters: Mapping[str, Any], path: str) -> None:
+def to_peft(base_path: str, spec: Any, adapters: Mapping[str, Any], path: str,
+            head: Mapping[str, Any] | None = None) -> None:
   """Writes lm_jax LoRA `adapters` (trained with `spec`) as a peft adapter directory for the HF
   checkpoint in `base_path`: `PeftModel.from_pretrained(base, path)` then computes what lm_jax's
-  merged model computes (lm_jax/convert/peft_adapters.py states the fused-layer rule)."""
+  merged model computes (lm_jax/convert/peft_adapters.py states the fused-layer rule).
+
+  `head`: parameters that replace the base's, keyed like the model's params (e.g. {'lm_head':
+  {'kernel': ...}}), written as peft's `modules_to_save` (all parts of a fused tensor: GPT-2's
+  query, key and value of a layer are one c_attn).
+  """
   peft_adapters.save_adapter(spec, adapters, _read_config(base_path), path,
-                             base_model_name_or_path=base_path)
+                             base_model_name_or_path=base_path, head=head)
 
 
 def module_from_hf(path: str) -> Any:

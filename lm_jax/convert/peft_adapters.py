@@ -5,6 +5,10 @@ peft's LoRA on a torch Linear or a GPT-2 Conv1D adds (alpha/r)·B·A to the weig
 layout; in flax's (in, out) kernel layout that is A.T·B.T, so `lora_a = lora_A.weight.T` (in, r)
 and `lora_b = lora_B.weight.T` (r, out). GPT-2's fused `c_attn` splits exactly: its B's output
 columns are query, key and value side by side, and the three share its A.
+
+`modules_to_save` modules train as full copies; peft (0.21) writes their tensors under the base's
+names (`base_model.model.lm_head.weight`), which the name map reads like a checkpoint's. lm_jax
+calls them the `head`: a params subtree that replaces the base's before LoRA is merged.
 """
 import json
 import math
@@ -43,7 +47,7 @@ def _unsupported(config: Mapping[str, Any]) -> list[str]:
     elif key in ('rank_pattern', 'alpha_pattern') and value:
       found.append(f'{key}={value!r}')
     elif key in ('layers_to_transform', 'layer_replication', 'trainable_token_indices',
-                 'target_parameters', 'alora_invocation_tokens', 'modules_to_save') and value:
+                 'target_parameters', 'alora_invocation_tokens') and value:
       found.append(f'{key}={value!r}')
   return found
 
@@ -81,18 +85,18 @@ def _name_map(hf_config: Mapping[str, Any]) -> tuple[dict, Any]:
   return param_map(make_config(hf_config)), canonical or (lambda tensors: tensors)
 
 
-def load_adapter(adapter_dir: str, hf_config: Mapping[str, Any]) -> tuple[LoraSpec, dict]:
-  """(spec, adapters) of a peft LoRA adapter on the base whose config.json is `hf_config`."""
+def load_adapter(adapter_dir: str, hf_config: Mapping[str, Any]) -> tuple[LoraSpec, dict, dict]:
+  """(spec, adapters, head) of a peft LoRA adapter on the base whose config.json is `hf_config`;
+  `head`: the params of its `modules_to_save` modules, which replace the base's."""
   config = read_config(adapter_dir)
   spec = spec_from_config(config)
   tensors = load_safetensors(os.path.join(adapter_dir, WEIGHTS_FILE))
   names, canonical = _name_map(hf_config)
-  flat = {}
+  flat, saved = {}, {}
   for key in sorted(tensors):
     if not key.endswith('.lora_A.weight'):
       if not key.endswith('.lora_B.weight'):
-        raise ValueError(f'{adapter_dir}: tensor {key} is not a LoRA A or B weight; lm_jax '
-                         'imports LoRA adapters of Linear and Conv1D layers.')
+        saved[key] = tensors[key]
       continue
     module = key[:-len('.lora_A.weight')]
     weight = next(iter(canonical({module.removeprefix(_PREFIX) + '.weight': None})))
@@ -106,12 +110,90 @@ def load_adapter(adapter_dir: str, hf_config: Mapping[str, Any]) -> tuple[LoraSp
     for path, part in zip(paths, np.split(b, len(paths), axis=-1)):
       flat[path[:-1] + (LORA_A,)] = np.ascontiguousarray(a)
       flat[path[:-1] + (LORA_B,)] = np.ascontiguousarray(part)
-  return spec, traverse_util.unflatten_dict(flat)
+  head = _read_saved_modules(adapter_dir, saved, config.get('modules_to_save') or (), names,
+                             canonical)
+  return spec, traverse_util.unflatten_dict(flat), traverse_util.unflatten_dict(head)
+
+
+def _read_saved_modules(adapter_dir, tensors, modules_to_save, names, canonical) -> dict:
+  """{flax path: value} of the modules_to_save tensors, each through the converter's name map.
+
+  An entry that matches no tensor is left alone: peft skips one that names no module of the
+  base (as `task_type`'s defaults ['classifier', 'score'] do), so it changes nothing there.
+  """
+  flat = {}
+  for key in tensors:
+    parts = key.removeprefix(_PREFIX).split('.')[:-1]
+    # peft matches a modules_to_save entry as a plain suffix of a module's name, and saves the
+    # tensors of everything inside that module.
+    if not any('.'.join(parts[:i]).endswith(entry)
+               for i in range(1, len(parts) + 1) for entry in modules_to_save):
+      raise ValueError(f'{adapter_dir}: tensor {key} is not a LoRA A or B weight, nor of a '
+                       f'module in modules_to_save {list(modules_to_save)}; lm_jax imports LoRA '
+                       'adapters of Linear and Conv1D layers.')
+  for name, value in canonical({k.removeprefix(_PREFIX): v for k, v in tensors.items()}).items():
+    module = name.rsplit('.', 1)[0]
+    if name not in names:
+      raise ValueError(f'{adapter_dir}: modules_to_save module {module} (tensor {name}) has no '
+                       'counterpart in lm_jax\'s model.')
+    paths, is_linear = names[name]
+    paths = flax_paths(paths)
+    _check_not_shared(paths, module)
+    value = value.T if is_linear else value
+    for path, part in zip(paths, np.split(value, len(paths), axis=-1)):
+      flat[path] = np.ascontiguousarray(part)
+  return flat
+
+
+def _check_not_shared(paths, module: str) -> None:
+  if any(path[0] == 'token_embedder' for path in paths):
+    raise ValueError(f'modules_to_save module {module} holds the token embedding, which HF also '
+                     "uses elsewhere (T5's encoder and decoder, a tied output layer) where peft's "
+                     'copy does not reach; lm_jax\'s one table cannot express that.')
+
+
+def with_head(params: Mapping[str, Any], head: Mapping[str, Any]) -> dict:
+  """`params` with `head`'s parameters (modules_to_save) in place of the base's."""
+  flat = traverse_util.flatten_dict(params)
+  for path, value in traverse_util.flatten_dict(head).items():
+    if path not in flat:
+      raise ValueError(f'modules_to_save parameter {"/".join(path)} is not in the base model.')
+    if np.shape(flat[path]) != np.shape(value):
+      raise ValueError(f'modules_to_save parameter {"/".join(path)} has shape {np.shape(value)}; '
+                       f'the base\'s has {np.shape(flat[path])}.')
+    flat[path] = value
+  return traverse_util.unflatten_dict(flat)
+
+
+def _head_tensors(head: Mapping[str, Any], names: Mapping[str, Any]) -> dict:
+  """peft's modules_to_save tensors ({HF name: value}) for lm_jax's `head` params."""
+  flat = traverse_util.flatten_dict(head)
+  tensors, used = {}, set()
+  for name, (paths, is_linear) in names.items():
+    paths = flax_paths(paths)
+    given = [p for p in paths if p in flat]
+    if not given:
+      continue
+    module = name.rsplit('.', 1)[0]
+    if len(given) < len(paths):
+      missing = ', '.join('/'.join(p) for p in paths if p not in flat)
+      raise ValueError(f'head holds part of HF\'s fused {name}; it needs {missing} too.')
+    _check_not_shared(paths, module)
+    value = np.concatenate([np.asarray(flat[p], np.float32) for p in paths], axis=-1)
+    tensors[name] = np.ascontiguousarray(value.T if is_linear else value)
+    used.update(paths)
+  unknown = sorted('/'.join(p) for p in set(flat) - used)
+  if unknown:
+    raise ValueError(f'head parameters {", ".join(unknown)} map to no module of the Hugging Face '
+                     'model, so peft\'s modules_to_save cannot hold them.')
+  return tensors
 
 
 def save_adapter(spec: LoraSpec, adapters: Mapping[str, Any], hf_config: Mapping[str, Any],
-                 path: str, base_model_name_or_path: str | None = None) -> None:
-  """Writes `adapters` as a peft LoRA adapter directory for the HF model of `hf_config`.
+                 path: str, base_model_name_or_path: str | None = None,
+                 head: Mapping[str, Any] | None = None) -> None:
+  """Writes `adapters` as a peft LoRA adapter directory for the HF model of `hf_config`, and
+  `head` (params that replace the base's, keyed like the model's) as its modules_to_save.
 
   A fused HF layer (GPT-2's c_attn) whose lm_jax projections carry k separate rank-r adapters
   becomes one rank k·r adapter: A stacks their A's, B is block-diagonal over their output
@@ -144,13 +226,20 @@ def save_adapter(spec: LoraSpec, adapters: Mapping[str, Any], hf_config: Mapping
     module = _PREFIX + weight[:-len('.weight')]
     tensors[module + '.lora_A.weight'] = np.ascontiguousarray(a.T)
     tensors[module + '.lora_B.weight'] = np.ascontiguousarray(b.T)
+  saved = _head_tensors(head or {}, names)
+  modules_to_save = sorted({name.rsplit('.', 1)[0] for name in saved})
+  both = sorted(set(modules_to_save) & {w[:-len('.weight')] for w in layers})
+  if both:
+    raise ValueError(f'{", ".join(both)} would both take an adapter and be saved whole; peft '
+                     'trains a module one way or the other.')
+  tensors.update({_PREFIX + name: value for name, value in saved.items()})
   config = {'peft_type': 'LORA', 'task_type': None, 'r': rank,
             'lora_alpha': spec.alpha * (math.sqrt(k) if spec.use_rslora else k),
             'lora_dropout': spec.dropout, 'use_rslora': spec.use_rslora,
             # Full module names: GPT-2's c_proj is the attention's and the MLP's.
             'target_modules': sorted(w[:-len('.weight')] for w in layers), 'bias': 'none',
             'fan_in_fan_out': hf_config.get('model_type') == 'gpt2',
-            'init_lora_weights': True, 'modules_to_save': None,
+            'init_lora_weights': True, 'modules_to_save': modules_to_save or None,
             'base_model_name_or_path': base_model_name_or_path, 'inference_mode': True}
   os.makedirs(path, exist_ok=True)
   with open(os.path.join(path, CONFIG_FILE), 'w') as f:

@@ -1,12 +1,15 @@
 """Hugging Face peft LoRA adapters: imported onto T5 v1.0, T5 v1.1, GPT-2 (fused c_attn) and
-BERT, the logits equal peft's; exported from lm_jax, peft reproduces lm_jax's; unsupported options are
-named. Parity is a relative max error, max |ours - peft| / max |peft| < 1e-4, in float32."""
+BERT, the logits equal peft's; exported from lm_jax, peft reproduces lm_jax's; the same with
+modules_to_save both ways; unsupported options are named. Parity is a relative max error,
+max |ours - peft| / max |peft| < 1e-4, in float32."""
 import json
 import os
 
 import jax
 import numpy as np
 import pytest
+from flax import traverse_util
+from safetensors.numpy import save_file
 
 torch = pytest.importorskip('torch')
 transformers = pytest.importorskip('transformers')
@@ -111,6 +114,106 @@ def test_exported_lm_jax_adapters_load_in_peft_with_the_same_logits(
   # And back: lm_jax reads its own export.
   _, again = convert.from_hf(str(tmp_path / 'base'), adapter=str(tmp_path / 'exported'))
   assert _error(_ours(model, again, is_t5), ours) < 1e-5
+
+
+@pytest.mark.parametrize('name, targets, modules_to_save', [
+    ('t5_v1.1', ['q', 'v'], ['lm_head']),
+    ('bert', ['query', 'value'], ['transform']),  # a Linear and a LayerNorm
+    ('gpt2', ['c_fc'], ['h.1.attn.c_attn'])])  # fused: split into query, key, value
+def test_an_imported_peft_lora_with_modules_to_save_computes_peft_logits(
+    name, targets, modules_to_save, tmp_path):
+  torch.manual_seed(2)
+  is_t5 = name.startswith('t5')
+  base = MODELS[name][0]()
+  base.save_pretrained(tmp_path / 'base')
+  config = peft.LoraConfig(r=4, lora_alpha=8, target_modules=targets, init_lora_weights=False,
+                           fan_in_fan_out=name == 'gpt2', modules_to_save=modules_to_save)
+  adapted = peft.get_peft_model(base, config).eval()
+  without = _torch_logits(adapted, is_t5)
+  # peft starts the saved copy equal to the base's module: move it so that it matters.
+  with torch.no_grad():
+    for key, param in adapted.named_parameters():
+      if '.modules_to_save.default.' in key:
+        param.add_(0.5 * torch.randn_like(param))
+  adapted.save_pretrained(tmp_path / 'adapter')
+  expected = _torch_logits(adapted, is_t5)
+  assert _error(without, expected) > 1e-2
+  model, variables = convert.from_hf(str(tmp_path / 'base'), adapter=str(tmp_path / 'adapter'))
+  assert _error(_ours(model, variables, is_t5), expected) < 1e-4
+
+
+def _head(params, paths, seed):
+  """The parameters under `paths` of `params`, moved away from the base's."""
+  rng = np.random.default_rng(seed)
+  flat = traverse_util.flatten_dict(params)
+  return traverse_util.unflatten_dict({
+      k: v + 0.5 * rng.standard_normal(v.shape).astype(v.dtype) for k, v in flat.items()
+      if any(k[:len(p)] == p for p in paths)})
+
+
+@pytest.mark.parametrize('name, head_paths, modules_to_save', [
+    ('t5_v1.1', [('lm_head',)], ['lm_head']),
+    ('gpt2', [('layers_1', 'self_attention', p) for p in ('query', 'key', 'value')]
+     + [('final_norm',)], ['transformer.h.1.attn.c_attn', 'transformer.ln_f'])])
+def test_exported_modules_to_save_load_in_peft_with_the_same_logits(
+    name, head_paths, modules_to_save, tmp_path):
+  torch.manual_seed(3)
+  is_t5 = name.startswith('t5')
+  base = MODELS[name][0]()
+  base.save_pretrained(tmp_path / 'base')
+  model, variables = convert.from_hf(str(tmp_path / 'base'))
+  spec = lora.LoraSpec(rank=4, alpha=8.0)
+  kernels = targets_lib.resolve(['mlp/wo'], targets_lib.dense_kernels(variables['params']))
+  adapters = jax.tree.map(lambda x: x + 0.3 * np.random.default_rng(4).standard_normal(x.shape),
+                          lora.init_adapters(spec, kernels, jax.random.key(0)))
+  head = _head(variables['params'], head_paths, seed=5)
+  with_head = convert.peft_adapters.with_head(variables['params'], head)
+  ours = _ours(model, {'params': lora.merge(spec, with_head, adapters)}, is_t5)
+  lora_only = _ours(model, {'params': lora.merge(spec, variables['params'], adapters)}, is_t5)
+  assert _error(lora_only, ours) > 1e-2
+
+  convert.to_peft(str(tmp_path / 'base'), spec, adapters, str(tmp_path / 'exported'), head=head)
+  with open(tmp_path / 'exported' / 'adapter_config.json') as f:
+    assert json.load(f)['modules_to_save'] == modules_to_save
+  loaded = peft.PeftModel.from_pretrained(base, str(tmp_path / 'exported')).eval()
+  assert _error(ours, _torch_logits(loaded, is_t5)) < 1e-4
+  _, again = convert.from_hf(str(tmp_path / 'base'), adapter=str(tmp_path / 'exported'))
+  assert _error(_ours(model, again, is_t5), ours) < 1e-5
+
+
+_BERT_QUERY = 'base_model.model.bert.encoder.layer.0.attention.self.query'
+
+
+@pytest.mark.parametrize('modules_to_save, tensor, named', [
+    (['classifier'], 'classifier.weight', 'module classifier .*no counterpart'),
+    (['word_embeddings'], 'bert.embeddings.word_embeddings.weight', 'token embedding'),
+    ([], 'cls.predictions.transform.dense.weight', 'not a LoRA A or B weight')])
+def test_a_saved_module_lm_jax_cannot_place_is_named(modules_to_save, tensor, named, tmp_path):
+  os.makedirs(tmp_path / 'adapter')
+  with open(tmp_path / 'adapter' / 'adapter_config.json', 'w') as f:
+    json.dump({'peft_type': 'LORA', 'r': 4, 'lora_alpha': 8,
+               'modules_to_save': modules_to_save}, f)
+  save_file({f'{_BERT_QUERY}.lora_A.weight': np.zeros((4, 768), np.float32),
+             f'{_BERT_QUERY}.lora_B.weight': np.zeros((768, 4), np.float32),
+             f'base_model.model.{tensor}': np.zeros((2, 768), np.float32)},
+            str(tmp_path / 'adapter' / 'adapter_model.safetensors'))
+  with pytest.raises(ValueError, match=named):
+    convert.peft_adapters.load_adapter(str(tmp_path / 'adapter'), {'model_type': 'bert'})
+
+
+@pytest.mark.parametrize('model_type, head, named', [
+    ('bert', {'classifier': {'kernel': np.zeros((768, 2))}}, 'classifier/kernel map to no'),
+    ('bert', {'token_embedder': {'embedding': np.zeros((30522, 768))}}, 'token embedding'),
+    ('gpt2', {'layers_0': {'self_attention': {'query': {'kernel': np.zeros((768, 768))}}}},
+     'needs layers_0/self_attention/key/kernel, layers_0/self_attention/value/kernel'),
+    ('bert', {'layers_0': {'self_attention': {'query': {'kernel': np.zeros((768, 768))}}}},
+     'query would both take an adapter and be saved whole')])
+def test_a_head_peft_cannot_save_is_named(model_type, head, named, tmp_path):
+  adapters = {'layers_0': {'self_attention': {'query': {
+      lora.LORA_A: np.zeros((768, 4)), lora.LORA_B: np.zeros((4, 768))}}}}
+  with pytest.raises(ValueError, match=named):
+    convert.peft_adapters.save_adapter(lora.LoraSpec(rank=4, alpha=8.0), adapters,
+                                       {'model_type': model_type}, str(tmp_path), head=head)
 
 
 @pytest.mark.parametrize('option, value, named', [
