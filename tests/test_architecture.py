@@ -51,7 +51,8 @@ def test_the_check_sees_a_branch(tmp_path):
 # convert). docs/architecture.md says what each package owns.
 LAYERS = (
     ('lm_jax.families', 'lm_jax.choices', 'lm_jax.atomic_files'),
-    ('lm_jax.models', 'lm_jax.data', 'lm_jax.partitioning', 'lm_jax.peft'),
+    ('lm_jax.models', 'lm_jax.data', 'lm_jax.partitioning'),
+    ('lm_jax.peft',),  # transforms of the models' parameters (prefix and prompt tuning's names)
     ('lm_jax.generation', 'lm_jax.convert'),
     ('lm_jax.evaluation',),
     ('lm_jax.config',),
