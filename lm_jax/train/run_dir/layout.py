@@ -74,6 +74,13 @@ def _lookup(config_dict, dotted):
   return value
 
 
+def _with_defaults(value, default):
+  """A recorded config value with the keys it lacks (added to the schema since) as defaults."""
+  if not (isinstance(value, dict) and isinstance(default, dict)):
+    return value
+  return {**default, **{k: _with_defaults(v, default.get(k)) for k, v in value.items()}}
+
+
 def _model_fields(model: dict | None):
   """Every field of the model's config dataclass, defaults included: a config that names a
   default explicitly (as configs/ gained `attention_impl`) builds the same model as one that
@@ -182,10 +189,13 @@ class RunDir:
     current = json.loads(config.to_json_best_effort())
     defaults = json.loads(schema.default_config().to_json_best_effort())
     for key in _RESUME_CRITICAL if training else ('model',):
-      # A section written before the key existed (`peft` in runs older than it) had its default.
+      # A section or key added to the schema after the run was recorded (`peft`, then
+      # `peft.num_virtual_tokens`) had its default there.
       before, now = _lookup(saved, key), _lookup(current, key)
-      if before is None:
-        before = _lookup(defaults, key)
+      if key != 'model':  # whose fields' defaults are the model's own (_model_fields)
+        default = _lookup(defaults, key)
+        before = default if before is None else _with_defaults(before, default)
+        now = _with_defaults(now, default)
       if before != now:
         if isinstance(before, dict) and isinstance(now, dict):  # name the fields that differ
           fields = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))

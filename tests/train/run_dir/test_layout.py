@@ -134,6 +134,22 @@ def test_a_run_recorded_before_a_config_section_existed_resumes(tmp_path):
     _check(run, config, training=True)
 
 
+def test_a_run_recorded_before_a_config_key_existed_resumes(tmp_path):
+  """A LoRA run recorded before prefix tuning's keys existed resumes with their defaults, and
+  only with them."""
+  config = default_config()
+  config.peft.method = 'lora'
+  run = _trained(tmp_path, config)
+  saved = run.saved_config()
+  del saved['peft']['num_virtual_tokens']
+  with open(run.config_file, 'w') as f:
+    json.dump(saved, f)
+  _check(run, config, training=True)
+  config.peft.num_virtual_tokens = 5
+  with pytest.raises(CheckpointError, match='num_virtual_tokens'):
+    _check(run, config, training=True)
+
+
 def test_reading_a_checkpoint_checks_only_the_model(tmp_path):
   config = default_config()
   config.finetune.mode = 'frozen'
