@@ -242,6 +242,11 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   has_text = isinstance(p.prompt_init_text, str) and bool(p.prompt_init_text.strip())
   require(p.prompt_init != 'text' or has_text, 'peft.prompt_init_text',
           "must be the text the prompt starts as with prompt_init='text'")
+  # A packed row would put one prompt in front of several examples, and only the first would
+  # see it (its virtual tokens belong to the row's first segment).
+  require(p.method != 'prompt' or not config.data.pack or config.mode != 'train', 'data.pack',
+          "must be False with peft.method='prompt': each example needs its own prompt in front "
+          'of it; add --config.data.pack=False')
   require(isinstance(p.targets, (tuple, list)) and all(isinstance(t, str) and t
                                                         for t in p.targets),
           'peft.targets', "must be a tuple of Dense layer names such as ('query', 'value'), "
