@@ -3,10 +3,10 @@ family (docs/peft.md): the tiny T5 on WordNet classification and code summarizat
 with LoRA r = 1, 4, 16 on the query and value projections (and r = 8 at 10x the learning rate)
 and r = 8 on every linear layer, with prefix tuning (20 key/value vectors per attention layer)
 and with prompt tuning (20 virtual tokens, at Lester et al.'s learning rate 0.3, one example a
-row); the tiny BERT classifier
-fully, frozen (its new head alone) and with LoRA r = 8. Each fine-tune is scored on its test
-split with its best checkpoint, beside the task's trivial baseline; the tables add what each
-trains (trainable %) and keeps (checkpoint MB, the latest step).
+row); the tiny BERT classifier fully, frozen (its new head alone) and with LoRA r = 8. Each
+fine-tune is scored on its test split with its best checkpoint, beside the task's trivial
+baseline; the tables add what each trains (trainable %) and keeps (checkpoint MB, the latest
+step).
 
   python -m lm_jax.sweep --sweep=configs/sweeps/peft_tasks.py
 
