@@ -164,8 +164,9 @@ class RunDir:
     """The tokenizer the run's token ids belong to: its own copy, else (format 0) its
     data.tokenizer_path or the tokenizer it trained and cached in its data dir (that file may be
     gone, with the data dir)."""
-    if self.own_tokenizer():
-      return self.tokenizer_file
+    own = self.own_tokenizer()
+    if own:
+      return own
     data = (self.saved_config() or {}).get('data')
     if not data:
       return None
