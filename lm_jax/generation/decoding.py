@@ -11,14 +11,13 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import traverse_util
 
 from lm_jax import families
 from lm_jax.choices import DECODING_STRATEGIES as STRATEGIES
 from lm_jax.generation import model_runner, ngram_blocking, sampling
 from lm_jax.generation.beam_search import beam_search
 from lm_jax.models.attention import prefix_length_of
-from lm_jax.models.layers import PROMPT
+from lm_jax.models.layers import PROMPT, rows_of
 
 
 def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = 'greedy',
@@ -74,9 +73,11 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
     use_cache = False
   # Positions before the prompt's: prefix tuning's keys, and a decoder-only model's virtual
   # tokens (prompt tuning), which lead every full pass: no cache (models/virtual_tokens.py).
-  leading = prefix_length_of(variables.get('params', {}))
-  if prompt == families.DECODER_PROMPT and _prompt_length(variables):
-    leading += _prompt_length(variables)
+  params = variables.get('params', {})
+  leading = prefix_length_of(params)
+  virtual = rows_of(params, PROMPT)
+  if prompt == families.DECODER_PROMPT and virtual:
+    leading += virtual
     use_cache = False
   _check_positions(model, leading, prompts.shape[1], options['max_new_tokens'])
   if rng is None:
@@ -136,12 +137,6 @@ def _prompt_lengths(prompt_lengths, shape) -> np.ndarray:
     raise ValueError(f'prompt_lengths must lie in [1, {width}] (the prompt width), got '
                      f'{lengths.tolist()}.')
   return lengths.astype(np.int32)
-
-
-def _prompt_length(variables) -> int:
-  """P of prompt tuning's `prompt` rows in the params, 0 without."""
-  flat = traverse_util.flatten_dict(variables.get('params', {}))
-  return next((value.shape[0] for path, value in flat.items() if path[-1] == PROMPT), 0)
 
 
 def _check_positions(model, leading: int, prompt_width: int, max_new_tokens: int) -> None:

@@ -5,9 +5,8 @@ from typing import Any, Optional
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from flax import traverse_util
 
-from lm_jax.models.layers import Dropout
+from lm_jax.models.layers import Dropout, rows_of
 from lm_jax.models.position_encoding import apply_rotary_embedding
 
 Array = Any
@@ -22,10 +21,7 @@ PREFIX_KEY, PREFIX_VALUE = 'prefix_key', 'prefix_value'
 def prefix_length_of(params) -> int:
   """P, the length of the key/value prefixes (prefix tuning) the attention layers in `params`
   hold; 0 without."""
-  for path, value in traverse_util.flatten_dict(params).items():
-    if path[-1] == PREFIX_KEY:
-      return value.shape[0]
-  return 0
+  return rows_of(params, PREFIX_KEY)
 
 
 def prefix_length(module: nn.Module) -> int:

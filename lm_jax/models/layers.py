@@ -5,11 +5,21 @@ from typing import Any, Callable, Optional
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from flax import traverse_util
 
 Dtype = Any
 Initializer = Any
 # Prompt tuning's trained rows (P, features), stored among a token embedder's params.
 PROMPT = 'prompt'
+
+
+def rows_of(params, name: str) -> int:
+  """The leading dimension of the first parameter called `name` in `params`, 0 without one: P of
+  prompt tuning's `prompt`, or of prefix tuning's keys (attention.py)."""
+  for path, value in traverse_util.flatten_dict(params).items():
+    if path[-1] == name:
+      return value.shape[0]
+  return 0
 
 
 class Dropout(nn.Module):
