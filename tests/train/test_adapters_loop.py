@@ -16,7 +16,7 @@ from lm_jax.models.bert import BertClassifier, BertClassifierConfig
 from lm_jax.train import loop, optimizers, train_step
 from lm_jax.train.adapters import Adapters
 from lm_jax.train.metrics_writer import read_metrics
-from lm_jax.train.run_dir import CheckpointError, RunDir
+from lm_jax.train.run_dir import FORMAT_VERSION, CheckpointError, RunDir
 from lm_jax.train.trainer import Trainer
 
 TIMING = ('train/tokens_per_s',)
@@ -67,7 +67,7 @@ def test_a_lora_run_checkpoints_adapters_alone_and_eval_mode_reproduces_it(
   losses = [m['train/loss'] for m in read_metrics(workdir) if 'train/loss' in m]
   assert losses[-1] < losses[0], losses
   run = RunDir(workdir)
-  assert run.format_version == 2
+  assert run.format_version == FORMAT_VERSION
   assert run.adapter_base()['init_from'] == os.path.abspath(pretrained_t5)
   saved, step = run.read_params()
   assert (set(saved), step) == ({'lora'}, 20)
@@ -88,7 +88,7 @@ def test_a_lora_run_checkpoints_adapters_alone_and_eval_mode_reproduces_it(
 
   # Merge mode writes the whole model as a plain run, which scores and decodes the same.
   merged = modes.merge_adapters(plain, workdir, [])
-  assert RunDir(merged).format_version == 1 and RunDir(merged).adapter_base() is None
+  assert RunDir(merged).adapter_base() is None
   again = modes.evaluate_checkpoint(plain, merged, [])
   np.testing.assert_allclose(again['metrics']['loss'], result['metrics']['loss'], rtol=1e-5)
   assert modes.generate_from_checkpoint(generate, merged, ['Delete the file.']) == texts

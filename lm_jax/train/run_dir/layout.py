@@ -7,7 +7,7 @@ config and tokenizer it trained with, and the checkpoints in it.
   hf_tokenizer/             a copy of the Hugging Face tokenizer files they belong to (a run of an
                             imported GPT-2 or BERT); format 1 as well, as older code could read
                             no Hugging Face tokenizer at all
-  adapter_base.json         (format 2) the frozen base of an adapter run (config.peft): its
+  adapter_base.json         (format 2 on) the frozen base of an adapter run (config.peft): its
                             init_from and a fingerprint of its parameters
   parameters.json           how many parameters the model has and how many of them train
   checkpoints/<step>/       train state, data position, loop state, manifest (train_state.py)
@@ -26,7 +26,10 @@ working; tests/train/run_dir opens a committed run directory of each version.
   1  the layout above, without adapter_base.json.
   2  a parameter-efficient run: its checkpoints hold the trainable half alone (the adapters and
      any new head, lm_jax/train/adapters.py) and adapter_base.json names the frozen base. Runs
-     that train every parameter are still written as format 1, which all readers since 1 read.
+     that train every parameter were still written as format 1.
+  3  every run: as 1 or 2, but checkpoints leave out Adafactor's constant placeholder arrays
+     (optimizer_placeholders.py), which older code would restore as missing. An adapter run is
+     one whose config.json has a peft.method other than 'none'.
 """
 import json
 import os
@@ -46,8 +49,7 @@ from lm_jax.train.run_dir.best import BestCheckpoint
 from lm_jax.train.run_dir.integrity import CheckpointError
 from lm_jax.train.run_dir.train_state import Checkpointer
 
-FORMAT_VERSION = 2
-FULL_MODEL_FORMAT = 1  # what a run that trains the model's own parameters is written as
+FORMAT_VERSION = 3
 FORMAT_FILE = 'lm_jax_run.json'
 CONFIG_FILE = 'config.json'
 TOKENIZER_FILE = 'tokenizer.model'
@@ -219,7 +221,7 @@ class RunDir:
     """Writes the format version, the config a training run trains with, a copy of its
     tokenizer and, for an adapter run, what identifies its frozen base. Process 0 alone: a
     multi-host run shares one workdir."""
-    version = FULL_MODEL_FORMAT if adapter_base is None else FORMAT_VERSION
+    version = FORMAT_VERSION
     if jax.process_index() == 0:
       os.makedirs(self.path, exist_ok=True)
       if adapter_base is not None:  # before the format file that says to look for it
@@ -254,10 +256,17 @@ class RunDir:
     return sum(os.path.getsize(os.path.join(d, name))
                for d, _, names in os.walk(folder) for name in names)
 
+  def trains_adapters(self) -> bool:
+    """Whether the run recorded a parameter-efficient config (peft.method other than none)."""
+    peft = (self.saved_config() or {}).get('peft') or {}
+    return peft.get('method', 'none') != 'none'
+
   def adapter_base(self) -> dict | None:
     """What identifies an adapter run's frozen base (init_from, description, fingerprint);
     None for a run that trains the model's own parameters, or before one has trained."""
     if self.format_version is None or self.format_version < 2:
+      return None
+    if self.format_version >= 3 and not self.trains_adapters():
       return None
     try:
       with open(self.adapter_base_file) as f:

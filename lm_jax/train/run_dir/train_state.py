@@ -17,6 +17,7 @@ import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
 from lm_jax.train.run_dir import integrity
+from lm_jax.train.run_dir import optimizer_placeholders as placeholders
 from lm_jax.train.run_dir.integrity import CheckpointError
 
 
@@ -92,6 +93,7 @@ class Checkpointer:
     if step in self._manager.all_steps():
       return False
     integrity.refuse_nonfinite(state, step, self.directory)
+    state = placeholders.strip(state)
     # The manifest is hashed now, from the very arrays handed to orbax, and committed with them.
     items = {'state': ocp.args.StandardSave(state), 'data': ocp.args.JsonSave(data_state),
              integrity.ITEM: integrity.ManifestSave(integrity.manifest(state))}
@@ -140,8 +142,12 @@ class Checkpointer:
     verify `step`."""
     error = None
     try:
-      items = dict(state=ocp.args.StandardRestore(target), data=ocp.args.JsonRestore())
       saved = self._manager.item_metadata(step)
+      # Steps saved before format 3 hold Adafactor's placeholders; later ones leave them out.
+      compact = placeholders.strip(target)
+      saved_leaves = placeholders.count_leaves(getattr(saved['state'], 'tree', saved['state']))
+      read_into = compact if saved_leaves == placeholders.count_leaves(compact) else target
+      items = dict(state=ocp.args.StandardRestore(read_into), data=ocp.args.JsonRestore())
       # Checkpoints written before `extra` existed (or by a run without one) lack the item, and
       # those written before integrity manifests lack that.
       if 'extra' in saved:
@@ -157,7 +163,7 @@ class Checkpointer:
     if not _on_every_host(error is None, step):
       return None, error or CheckpointError(
           'another host could not restore it, or found its data corrupt (that host says which).')
-    return Restored(restored['state'], restored['data'], step,
+    return Restored(placeholders.fill(restored['state'], target), restored['data'], step,
                     restored['extra'] if 'extra' in items else {}), None
 
   def _what_to_do(self, step: int, earlier: list[int]) -> str:

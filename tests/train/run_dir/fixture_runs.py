@@ -2,7 +2,7 @@
 code of that format, which tests/train/run_dir/test_fixture_runs.py opens with today's code.
 
 Write the runs of the current format (after bumping run_dir.FORMAT_VERSION, into a new
-fixtures/format_<N>/, keeping the older ones; `FORMATS` says which runs a format writes):
+fixtures/format_<N>/, keeping the older ones; `FORMATS` says which runs each format wrote):
     python tests/train/run_dir/fixture_runs.py [<format>]
 Each run is a few hundred kB: a 384-piece tokenizer, one train-state checkpoint (Adafactor's
 factored state is small) and the best checkpoint's parameters. Beside each run,
@@ -35,15 +35,19 @@ RUNS = {
     # LoRA on the committed format-1 t5 run (BASES), continuing its pretraining.
     't5_lora': ('t5_small.py:tiny', {**_T5, 'peft.method': 'lora', 'peft.rank': 4}),
 }
-# The format each run is written in (run_dir/layout.py), and the run an adapter run builds on.
-FORMATS = {'t5': 1, 'gpt': 1, 't5_lora': 2}
+# The runs each format's code wrote (run_dir/layout.py), and the run an adapter run builds on.
+FORMATS = {1: ('t5', 'gpt'), 2: ('t5_lora',), 3: ('t5', 't5_lora')}
 BASES = {'t5_lora': 't5'}
 
 
-def base_dir(name: str) -> pathlib.Path:
-  """The committed run an adapter run's init_from names."""
+def base_dir(name: str, version: int) -> pathlib.Path:
+  """The committed run the adapter run `name` of format `version` names as init_from: the base
+  written by the newest format up to `version` that wrote one."""
   base = BASES[name]
-  return FIXTURES / f'format_{FORMATS[base]}' / base
+  written = max(v for v, names in FORMATS.items() if v <= version and base in names)
+  return FIXTURES / f'format_{written}' / base
+
+
 COMMON = {'data.tokenizer_vocab_size': 384, 'optimizer.name': 'adafactor',
           'optimizer.schedule': 'constant', 'optimizer.learning_rate': 0.01,
           'optimizer.warmup_steps': 0, 'per_device_batch_size': 4, 'num_train_steps': 20,
@@ -53,14 +57,15 @@ COMMON = {'data.tokenizer_vocab_size': 384, 'optimizer.name': 'adafactor',
           'generate.max_new_tokens': 8}
 
 
-def config_for(name: str, data_dir: str, **changes):
-  """The config that wrote run `name`, on `data_dir`, with `changes` on top."""
+def config_for(name: str, data_dir: str, version: int, **changes):
+  """The config that wrote run `name` of format `version`, on `data_dir`, with `changes` on
+  top."""
   from lm_jax.config.schema import load_config, override
   spec, run_changes = RUNS[name]
   config = load_config(str(ROOT / 'configs' / spec))
   config.data.data_dir = data_dir
   if name in BASES:
-    config.init_from = str(base_dir(name))
+    config.init_from = str(base_dir(name, version))
   return override(config, {**COMMON, **run_changes, **changes})
 
 
@@ -85,12 +90,12 @@ def fixed_batch_loss(trainer, params) -> float:
   return train_step.summarize(jax.device_get(sums))['loss']
 
 
-def expected(name: str, workdir: str, data_dir: str) -> dict:
+def expected(name: str, version: int, workdir: str, data_dir: str) -> dict:
   """What the tests compare: the continuation of PROMPT, the fixed-batch loss of the latest and
   best parameters, and their steps."""
   from lm_jax import modes
   from lm_jax.train.trainer import Trainer
-  config = config_for(name, data_dir)
+  config = config_for(name, data_dir, version)
   continuation = modes.generate_from_checkpoint(config, workdir, [PROMPT])[0]
   trainer = Trainer(config, workdir, training=False)
   latest, step = trainer.latest_params()
@@ -105,11 +110,11 @@ def write(version: int) -> None:
   format_dir = FIXTURES / f'format_{version}'
   format_dir.mkdir(parents=True, exist_ok=True)
   with tempfile.TemporaryDirectory() as data_dir:
-    for name in [name for name, written_as in FORMATS.items() if written_as == version]:
+    for name in FORMATS[version]:
       workdir = format_dir / name
       shutil.rmtree(workdir, ignore_errors=True)
-      loop.train_and_evaluate(config_for(name, data_dir), str(workdir))
-      values = expected(name, str(workdir), data_dir)
+      loop.train_and_evaluate(config_for(name, data_dir, version), str(workdir))
+      values = expected(name, version, str(workdir), data_dir)
       with open(format_dir / f'{name}.expected.json', 'w') as f:
         json.dump(values, f, indent=2)
         f.write('\n')

@@ -10,7 +10,6 @@ from train_states import train_state
 
 from lm_jax.config.schema import default_config, load_config
 from lm_jax.train.run_dir import FORMAT_VERSION, CheckpointError, RunDir, RunFormatError
-from lm_jax.train.run_dir.layout import FULL_MODEL_FORMAT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__)))))
@@ -50,11 +49,10 @@ def test_a_training_run_records_its_format_config_and_tokenizer(tmp_path):
   _trained(tmp_path / 'run', config, tokenizer)
 
   reopened = RunDir(str(tmp_path / 'run'))
-  # A run of the model's own parameters stays in the format every reader since 1 reads.
-  assert reopened.format_version == FULL_MODEL_FORMAT == 1
-  assert reopened.adapter_base() is None
+  assert reopened.format_version == FORMAT_VERSION == 3
+  assert not reopened.trains_adapters() and reopened.adapter_base() is None
   with open(reopened.format_file) as f:
-    assert json.load(f) == {'format_version': FULL_MODEL_FORMAT}
+    assert json.load(f) == {'format_version': FORMAT_VERSION}
   assert reopened.saved_config() == json.loads(config.to_json_best_effort())
   # The copy is what later readers use: the original may live in a data dir that is gone.
   assert reopened.own_tokenizer() == reopened.tokenizer_path() == reopened.tokenizer_file
@@ -65,12 +63,14 @@ def test_a_training_run_records_its_format_config_and_tokenizer(tmp_path):
   assert not os.path.exists(reopened.best_dir)  # opened only when early stopping keeps one
 
 
-def test_an_adapter_run_records_its_base_in_format_2(tmp_path):
+def test_an_adapter_run_records_its_base(tmp_path):
   run = RunDir(str(tmp_path / 'run'))
   base = {'init_from': '/runs/base', 'description': 'a base', 'fingerprint': 'ab' * 32}
-  run.record(default_config(), None, adapter_base=base)
+  config = default_config()
+  config.peft.method = 'lora'
+  run.record(config, None, adapter_base=base)
   reopened = RunDir(run.path)
-  assert reopened.format_version == FORMAT_VERSION == 2
+  assert reopened.format_version == FORMAT_VERSION and reopened.trains_adapters()
   assert reopened.adapter_base() == base
   os.remove(reopened.adapter_base_file)
   with pytest.raises(RunFormatError, match='adapter run .* its frozen base is unknown'):
