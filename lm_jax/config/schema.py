@@ -20,6 +20,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.seed = 0
   c.num_train_steps = 1000
   c.per_device_batch_size = 8
+  # The batch of one optimizer step is computed as this many microbatches of
+  # per_device_batch_size / grad_accum_steps rows per device, their gradients summed: the same
+  # step in less activation memory (lm_jax/train/train_step.py).
+  c.grad_accum_steps = 1
   c.log_every_steps = 10
   c.eval_every_steps = 200
   c.num_eval_batches = 20          # None: the whole validation split.
@@ -166,8 +170,11 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
       raise ValueError(f'Config key {key!r} = {value!r}: {why}.')
 
   for key in ('num_train_steps', 'per_device_batch_size', 'log_every_steps', 'eval_every_steps',
-              'checkpoint_every_steps', 'keep_checkpoints'):
+              'checkpoint_every_steps', 'keep_checkpoints', 'grad_accum_steps'):
     require(isinstance(config[key], int) and config[key] > 0, key, 'must be a positive integer')
+  require(config.per_device_batch_size % config.grad_accum_steps == 0, 'grad_accum_steps',
+          f'must divide per_device_batch_size ({config.per_device_batch_size}) into equal '
+          'microbatches; choose a divisor of it, or a per_device_batch_size that is a multiple')
   require(config.num_eval_batches is None or config.num_eval_batches > 0, 'num_eval_batches',
           'must be positive, or None for the whole split')
   require(config.num_samples >= 0, 'num_samples', 'must be >= 0')

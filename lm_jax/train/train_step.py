@@ -46,9 +46,46 @@ def _loss_terms(model, params, batch, loss_config, rngs):
                               z_loss=loss_config.z_loss)
 
 
+def microbatches(batch: dict, count: int) -> dict:
+  """`batch` as `count` microbatches along a new leading axis; microbatch j holds rows j,
+  j + count, j + 2 count, ..., so that with the batch split over the `data` axis in contiguous
+  blocks every device keeps computing on its own rows."""
+  def split(x):
+    rows = x.shape[0]
+    if rows % count:
+      raise ValueError(f'A batch of {rows} rows does not split into {count} microbatches '
+                       '(grad_accum_steps).')
+    return jnp.swapaxes(x.reshape(rows // count, count, *x.shape[1:]), 0, 1)
+  return jax.tree.map(split, batch)
+
+
+def _summed_value_and_grad(sum_of_terms, params, batch, dropout_rng, grad_accum_steps: int):
+  """(terms, gradient of terms' loss_sum + z_loss_sum) over the batch; with grad_accum_steps >
+  1 accumulated over that many microbatches in a scan, so that only one microbatch's
+  activations are alive at a time. Sums add up across microbatches exactly as over the whole
+  batch, so the step equals the large-batch step up to float summation order. Each microbatch
+  draws its own dropout masks (the rng folded with its index)."""
+  grad_fn = jax.grad(sum_of_terms, has_aux=True)
+  if grad_accum_steps == 1:
+    grads, terms = grad_fn(params, batch, dropout_rng)
+    return terms, grads
+
+  def accumulate(carry, indexed):
+    index, microbatch = indexed
+    grads, terms = grad_fn(params, microbatch, jax.random.fold_in(dropout_rng, index))
+    return jax.tree.map(jnp.add, carry, (terms, grads)), None
+
+  split = microbatches(batch, grad_accum_steps)
+  grads, terms = jax.eval_shape(grad_fn, params, jax.tree.map(lambda x: x[0], split), dropout_rng)
+  zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), (terms, grads))
+  (terms, grads), _ = jax.lax.scan(accumulate, zeros, (jnp.arange(grad_accum_steps), split))
+  return terms, grads
+
+
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
                     schedule: Callable, loss_config: ml_collections.ConfigDict,
-                    param_labels=None, nonfinite: str = 'stop', adapters=None):
+                    param_labels=None, nonfinite: str = 'stop', adapters=None,
+                    grad_accum_steps: int = 1):
   """Returns train_step(state, batch, base) -> (state, metric sums); jit it with the mesh
   shardings. `base` is None, or with `adapters` the frozen base parameters: the state's params
   are then the adapters (and any new head), which the loss sees through `adapters.applied`, and
@@ -59,14 +96,18 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
   gradients and `grad_norm` measures what the optimizer sees.
   nonfinite: 'stop' applies every update and flags a non-finite one in the `nonfinite` metric
   for the loop to stop on; 'skip' drops it (lm_jax/train/nonfinite.py says what that keeps).
+  grad_accum_steps: the batch is computed as that many microbatches, their gradients summed
+  before the one update (_summed_value_and_grad).
   """
   if nonfinite not in nonfinite_lib.ACTIONS:
     raise ValueError(f'nonfinite must be one of {nonfinite_lib.ACTIONS}, got {nonfinite!r}.')
+  if not isinstance(grad_accum_steps, int) or grad_accum_steps < 1:
+    raise ValueError(f'grad_accum_steps must be a positive integer, got {grad_accum_steps!r}.')
 
   def train_step(state: TrainState, batch: dict, base=None):
     dropout_rng, next_rng = jax.random.split(state.dropout_rng)
 
-    def objective(params):
+    def sum_of_terms(params, batch, dropout_rng):
       if param_labels is not None:
         params = jax.tree.map(
             lambda p, label: jax.lax.stop_gradient(p) if label == 'frozen' else p,
@@ -77,11 +118,14 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
         with adapters.applied(params):
           terms = _loss_terms(model, adapters.combine(base, params), batch, loss_config,
                               {'dropout': dropout_rng})
-      # Per-token mean over the whole global batch; gradients of a mean are batch-size independent.
-      denom = jnp.maximum(terms['weight_sum'], 1.0)
-      return (terms['loss_sum'] + terms['z_loss_sum']) / denom, terms
+      return terms['loss_sum'] + terms['z_loss_sum'], terms
 
-    (loss, terms), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+    terms, summed_grads = _summed_value_and_grad(sum_of_terms, state.params, batch, dropout_rng,
+                                                 grad_accum_steps)
+    # Per-token mean over the whole global batch; gradients of a mean are batch-size independent.
+    denom = jnp.maximum(terms['weight_sum'], 1.0)
+    loss = (terms['loss_sum'] + terms['z_loss_sum']) / denom
+    grads = jax.tree.map(lambda g: g / denom, summed_grads)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     grad_norm = optax.tree.norm(grads)
@@ -131,7 +175,8 @@ class JittedSteps(NamedTuple):
 
 def jit_steps(model: nn.Module, optimizer: optax.GradientTransformation, schedule: Callable,
               loss_config: ml_collections.ConfigDict, mesh, batch_shapes: dict,
-              param_labels=None, nonfinite: str = 'stop', adapters=None) -> JittedSteps:
+              param_labels=None, nonfinite: str = 'stop', adapters=None,
+              grad_accum_steps: int = 1) -> JittedSteps:
   """The steps compiled for `mesh`: parameters replicated, batches split along `data`.
 
   One place for these shardings, so that training and the benchmarks run the same program.
@@ -142,7 +187,7 @@ def jit_steps(model: nn.Module, optimizer: optax.GradientTransformation, schedul
       init=jax.jit(lambda rng: init_train_state(model, optimizer, rng, batch_shapes, adapters),
                    out_shardings=replicated),
       train=jax.jit(make_train_step(model, optimizer, schedule, loss_config, param_labels,
-                                    nonfinite, adapters),
+                                    nonfinite, adapters, grad_accum_steps),
                     in_shardings=(replicated, batch, replicated),
                     out_shardings=(replicated, replicated),
                     donate_argnums=(0,)),

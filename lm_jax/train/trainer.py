@@ -81,7 +81,8 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
         adapters=self.adapters is not None)
     self._init, self._train_step, self.eval_step = steps.jit_steps(
         self.model, self.optimizer, self.schedule, config.loss, self.mesh, shapes,
-        param_labels=labels, nonfinite=config.nonfinite, adapters=self.adapters)
+        param_labels=labels, nonfinite=config.nonfinite, adapters=self.adapters,
+        grad_accum_steps=config.grad_accum_steps)
     self.checkpointer = self.run.checkpointer(
         config.checkpoint_every_steps, config.keep_checkpoints,
         restore_fallback=config.restore_fallback, writer=training)

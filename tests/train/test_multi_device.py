@@ -19,6 +19,7 @@ from lm_jax.train.metrics_writer import read_metrics
 config = load_config(sys.argv[1])
 config.data.data_dir, workdir = sys.argv[2], sys.argv[3]
 config.per_device_batch_size = 16 // jax.device_count()
+config.grad_accum_steps = int(sys.argv[4])
 config.update(num_train_steps=4, log_every_steps=1, eval_every_steps=4, num_samples=0)
 config.optimizer.warmup_steps = 2  # below the 4 steps, as decaying schedules require
 loop.train_and_evaluate(config, workdir)
@@ -33,13 +34,21 @@ print(json.dumps({'devices': jax.device_count(), 'metrics': read_metrics(workdir
 '''
 
 
-def _run(devices, data_dir, workdir, config='t5_small.py:tiny'):
+def _run(devices, data_dir, workdir, config='t5_small.py:tiny', grad_accum_steps=1):
   env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}',
              JAX_PLATFORMS='cpu')
   out = subprocess.run([sys.executable, '-c', _SCRIPT, os.path.join(REPO, 'configs', config),
-                        data_dir, workdir], env=env, cwd=REPO, capture_output=True, text=True,
+                        data_dir, workdir, str(grad_accum_steps)], env=env, cwd=REPO, capture_output=True, text=True,
                        check=True)
   return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _assert_same_losses(one, other):
+  for key in ('train/loss', 'eval/loss'):
+    a = [m[key] for m in one['metrics'] if key in m]
+    b = [m[key] for m in other['metrics'] if key in m]
+    assert len(a) == len(b) > 0
+    np.testing.assert_allclose(b, a, rtol=2e-5)
 
 
 @pytest.mark.parametrize('config', ['t5_small.py:tiny', 'gpt2_small.py:tiny'])
@@ -48,11 +57,14 @@ def test_eight_devices_match_one_device(config, data_dir, tmp_path):
   one = _run(1, data_dir, str(tmp_path / 'one'), config)
   eight = _run(8, data_dir, str(tmp_path / 'eight'), config)
   assert (one['devices'], eight['devices']) == (1, 8)
-  for key in ('train/loss', 'eval/loss'):
-    a = [m[key] for m in one['metrics'] if key in m]
-    b = [m[key] for m in eight['metrics'] if key in m]
-    assert len(a) == len(b) > 0
-    np.testing.assert_allclose(b, a, rtol=2e-5)
+  _assert_same_losses(one, eight)
   # 12 rows cannot be split evenly over 8 devices, and the error says so.
   assert 'do not divide across 8 devices' in eight['error']
   assert one['error'] == ''
+
+
+def test_eight_devices_accumulating_microbatches_match_one_device(data_dir, tmp_path):
+  """grad_accum_steps=2 on 8 devices: each device computes its 2 rows as 2 microbatches of 1."""
+  one = _run(1, data_dir, str(tmp_path / 'one'))
+  accumulated = _run(8, data_dir, str(tmp_path / 'eight'), grad_accum_steps=2)
+  _assert_same_losses(one, accumulated)
