@@ -50,7 +50,8 @@ def test_the_check_sees_a_branch(tmp_path):
 # import each other's packages (models and data stay independent, and so do generation and
 # convert). docs/architecture.md says what each package owns.
 LAYERS = (
-    ('lm_jax.families', 'lm_jax.choices', 'lm_jax.atomic_files'),
+    # lm_jax.preference: scorers of text (PEP8, PII), which data transforms and evaluation use.
+    ('lm_jax.families', 'lm_jax.choices', 'lm_jax.atomic_files', 'lm_jax.preference'),
     ('lm_jax.models', 'lm_jax.data', 'lm_jax.partitioning'),
     ('lm_jax.peft',),  # transforms of the models' parameters (prefix and prompt tuning's names)
     ('lm_jax.generation', 'lm_jax.convert'),
