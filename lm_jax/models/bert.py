@@ -13,7 +13,7 @@ from lm_jax.models import virtual_tokens
 from lm_jax.models.layers import Dropout, Embed
 from lm_jax.models.registry import register_model
 from lm_jax.models.position_encoding import check_length, default_positions
-from lm_jax.models.transformer_layers import (BlockConfig, TransformerLayer, layer_norm,
+from lm_jax.models.transformer_layers import (BlockConfig, layer_norm, transformer_layer,
                                               position_embedder)
 
 # The MLM head's transform uses the same activation as the MLPs (HF `hidden_act`).
@@ -103,7 +103,7 @@ class BertEncoder(nn.Module):
     self.position_embedder = position_embedder(cfg)
     self.embedding_norm = layer_norm(cfg, 'embedding_norm')
     self.dropout = Dropout(cfg.dropout_rate)
-    self.layers = [TransformerLayer(cfg) for _ in range(cfg.num_layers)]  # layers_0, ...
+    self.layers = [transformer_layer(cfg) for _ in range(cfg.num_layers)]  # layers_0, ...
     if cfg.norm_position == 'pre':
       self.final_norm = layer_norm(cfg, 'final_norm')
 

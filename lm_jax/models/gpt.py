@@ -12,7 +12,7 @@ from lm_jax.models.attention import make_decoder_mask, prefix_length
 from lm_jax.models.layers import Dropout, Embed
 from lm_jax.models.registry import register_model
 from lm_jax.models.position_encoding import check_length, default_positions
-from lm_jax.models.transformer_layers import (BlockConfig, TransformerLayer, layer_norm,
+from lm_jax.models.transformer_layers import (BlockConfig, layer_norm, transformer_layer,
                                               position_embedder)
 
 
@@ -99,8 +99,8 @@ class GPT(nn.Module):
     # GPT-2 §2.3: residual projections initialised with std / sqrt(N), N = 2 per layer.
     out_init_std = cfg.init_std / math.sqrt(2 * cfg.num_layers)
     for i in range(cfg.num_layers):
-      x = TransformerLayer(cfg, out_init_std=out_init_std, name=f'layers_{i}')(
-          x, mask, deterministic, positions=positions, decode=decode)
+      x = transformer_layer(cfg, out_init_std=out_init_std, decode=decode, name=f'layers_{i}')(
+          x, mask, deterministic, positions=positions)
     if cfg.norm_position == 'pre':
       # GPT-2 §2.3: "an additional layer normalization was added after the final self-attention
       # block"; post-LN layers end normalised already.

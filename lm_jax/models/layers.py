@@ -6,6 +6,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from flax import traverse_util
+from jax.ad_checkpoint import checkpoint_name
+
+from lm_jax.models.remat import MLP_INPUT
 
 Dtype = Any
 Initializer = Any
@@ -115,6 +118,7 @@ class MlpBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, deterministic: bool):
+    x = checkpoint_name(x, MLP_INPUT)  # what remat_policy='save_mlp_inputs' keeps
     d_model = x.shape[-1]
 
     def dense(features, std, name):

@@ -14,6 +14,7 @@ from lm_jax.models.position_encoding import (POSITION_EMBEDDINGS, PositionEmbedd
                                              PositionOptions, check_length, default_positions)
 from lm_jax.models.registry import register_model
 from lm_jax.models import virtual_tokens
+from lm_jax.models.remat import REMAT_POLICIES, rematerialized
 from lm_jax.models.relative_position import RelativePositionBias
 
 FEED_FORWARD_OPTIONS = ('relu', 'gated-gelu')  # T5 v1.0, T5 v1.1
@@ -54,6 +55,7 @@ class T5Config(PositionOptions, ModelConfig):
   rope_base: float = 10_000.0
   norm_position: str = 'pre'
   dtype: str = 'float32'  # compute dtype; parameters are always float32
+  remat_policy: str = 'none'  # what each layer recomputes in the backward pass (remat.py)
 
   def __post_init__(self):
     self.require_positive_ints('vocab_size', 'd_model', 'num_heads', 'head_dim', 'd_ff',
@@ -62,6 +64,7 @@ class T5Config(PositionOptions, ModelConfig):
                                'relative_attention_max_distance', 'max_length')
     self.require_choice('feed_forward', FEED_FORWARD_OPTIONS)
     self.require_choice('dtype', DTYPE_OPTIONS)
+    self.require_choice('remat_policy', REMAT_POLICIES)
     self.require_bool('tie_embeddings')
     self.require(0.0 <= self.dropout_rate < 1.0, 'dropout_rate', 'must be in [0, 1)')
     self.require(self.layer_norm_epsilon > 0, 'layer_norm_epsilon', 'must be > 0')
@@ -170,6 +173,17 @@ class DecoderLayer(nn.Module):
     return _residual(cfg, 'mlp', lambda y: mlp(y, deterministic), x, deterministic)
 
 
+def encoder_layer(cfg: T5Config, **kwargs) -> EncoderLayer:
+  """An EncoderLayer, rematerialised as cfg.remat_policy says (deterministic is argument 5)."""
+  return rematerialized(EncoderLayer, cfg.remat_policy, static_argnums=(5,))(cfg, **kwargs)
+
+
+def decoder_layer(cfg: T5Config, **kwargs) -> DecoderLayer:
+  """A DecoderLayer, rematerialised as cfg.remat_policy says (deterministic and decode are
+  arguments 7 and 8)."""
+  return rematerialized(DecoderLayer, cfg.remat_policy, static_argnums=(7, 8))(cfg, **kwargs)
+
+
 class Encoder(nn.Module):
   config: T5Config
   token_embedder: Embed
@@ -196,7 +210,7 @@ class Encoder(nn.Module):
       bias = _relative_position_bias(cfg, bidirectional=True)
       position_bias = bias(length, prefix + length, query_offset=prefix)
     for i in range(cfg.num_encoder_layers):
-      x = EncoderLayer(cfg, name=f'layers_{i}')(x, mask, position_bias, positions, deterministic)
+      x = encoder_layer(cfg, name=f'layers_{i}')(x, mask, position_bias, positions, deterministic)
     return _final(cfg, x, deterministic)
 
 
@@ -254,8 +268,8 @@ class Decoder(nn.Module):
             positions, jnp.arange(prefix + cache_length, dtype=jnp.int32))  # (B, H, T_new, P+C)
     x = _embed(cfg, self.token_embedder(decoder_input_tokens), positions, deterministic)
     for i in range(cfg.num_decoder_layers):
-      x = DecoderLayer(cfg, name=f'layers_{i}')(x, encoded, self_mask, cross_mask,
-                                                position_bias, positions, deterministic, decode)
+      x = decoder_layer(cfg, name=f'layers_{i}')(x, encoded, self_mask, cross_mask,
+                                                 position_bias, positions, deterministic, decode)
     return _final(cfg, x, deterministic)
 
   def _cache_length(self):

@@ -12,7 +12,7 @@ from lm_jax.models import virtual_tokens
 from lm_jax.models.layers import Dropout, Embed
 from lm_jax.models.registry import register_model
 from lm_jax.models.position_encoding import check_length, default_positions
-from lm_jax.models.transformer_layers import (BlockConfig, TransformerLayer, layer_norm,
+from lm_jax.models.transformer_layers import (BlockConfig, layer_norm, transformer_layer,
                                               position_embedder)
 
 
@@ -81,7 +81,7 @@ class Encoder(nn.Module):
     if segment_ids is not None:
       mask = jnp.logical_and(mask, make_segment_mask(segment_ids, segment_ids))
     for i in range(cfg.num_encoder_layers):
-      x = TransformerLayer(cfg, name=f'layers_{i}')(x, mask, deterministic, positions=positions)
+      x = transformer_layer(cfg, name=f'layers_{i}')(x, mask, deterministic, positions=positions)
     if cfg.norm_position == 'pre':
       # Pre-LN leaves the residual stream unnormalised; post-LN layers already end in LayerNorm.
       x = layer_norm(cfg, 'final_norm')(x)
@@ -121,9 +121,9 @@ class Decoder(nn.Module):
       cross_mask = jnp.logical_and(cross_mask, make_segment_mask(segment_ids, encoder_segment_ids))
     x = _embed(cfg, self.token_embedder(tokens), positions, deterministic)
     for i in range(cfg.num_decoder_layers):
-      x = TransformerLayer(cfg, has_cross_attention=True, name=f'layers_{i}')(
+      x = transformer_layer(cfg, has_cross_attention=True, decode=decode, name=f'layers_{i}')(
           x, self_mask, deterministic, positions=positions, encoded=encoded,
-          cross_mask=cross_mask, decode=decode)
+          cross_mask=cross_mask)
     if cfg.norm_position == 'pre':
       x = layer_norm(cfg, 'final_norm')(x)
     return x

@@ -9,6 +9,7 @@ import flax.linen as nn
 from lm_jax.models.attention import IMPLEMENTATIONS, MultiHeadAttention
 from lm_jax.models.layers import NORM_POSITIONS, Dropout, LayerNorm, MlpBlock, residual
 from lm_jax.models.model_config import DTYPE_OPTIONS, ModelConfig
+from lm_jax.models.remat import REMAT_POLICIES, rematerialized
 from lm_jax.models.position_encoding import (POSITION_EMBEDDINGS, PositionEmbedding,
                                              PositionOptions)
 
@@ -43,6 +44,7 @@ class BlockConfig(PositionOptions, ModelConfig):
   rope_base: float = 10_000.0
   attention_impl: str = 'exact'
   dtype: str = 'float32'
+  remat_policy: str = 'none'  # what each layer recomputes in the backward pass (remat.py)
 
   def __post_init__(self):
     self.require_positive_ints('vocab_size', 'd_model', 'num_heads', 'head_dim', 'd_ff',
@@ -52,6 +54,7 @@ class BlockConfig(PositionOptions, ModelConfig):
     self.require_choice('position_embedding', POSITION_EMBEDDINGS)
     self.require_choice('attention_impl', IMPLEMENTATIONS)
     self.require_choice('dtype', DTYPE_OPTIONS)
+    self.require_choice('remat_policy', REMAT_POLICIES)
     self.require_bool('use_bias')
     for key in ('dropout_rate', 'attention_dropout_rate'):
       self.require(0.0 <= getattr(self, key) < 1.0, key, 'must be in [0, 1)')
@@ -79,6 +82,8 @@ class TransformerLayer(nn.Module):
   config: BlockConfig
   has_cross_attention: bool = False
   out_init_std: Optional[float] = None
+  # With the KV cache (an attribute, not a call argument: remat traces the call's arguments).
+  decode: bool = False
 
   def _attention(self, name: str, rope: Optional[float]) -> MultiHeadAttention:
     cfg = self.config
@@ -95,7 +100,7 @@ class TransformerLayer(nn.Module):
 
   @nn.compact
   def __call__(self, x, mask, deterministic: bool, *, positions=None, encoded=None,
-               cross_mask=None, decode: bool = False):
+               cross_mask=None):
     """x (B, T, d_model); mask (B, 1, T, T) or None; positions (B, T) for rotary embeddings;
     encoded (B, T_enc, d_model) and cross_mask (B, 1, T, T_enc) with cross-attention."""
     cfg = self.config
@@ -103,7 +108,8 @@ class TransformerLayer(nn.Module):
     x = self._residual(
         'self_attention',
         lambda y: self_attention(y, y, mask, None, deterministic, query_positions=positions,
-                                 key_positions=positions, decode=decode), x, deterministic)
+                                 key_positions=positions, decode=self.decode), x,
+        deterministic)
     if self.has_cross_attention:
       cross_attention = self._attention('cross_attention', None)
       x = self._residual('cross_attention',
@@ -114,3 +120,9 @@ class TransformerLayer(nn.Module):
                    use_bias=cfg.use_bias, init_std=cfg.init_std, out_init_std=self.out_init_std,
                    name='mlp')
     return self._residual('mlp', lambda y: mlp(y, deterministic), x, deterministic)
+
+
+def transformer_layer(cfg: BlockConfig, **kwargs) -> TransformerLayer:
+  """A TransformerLayer, rematerialised as cfg.remat_policy says (deterministic is argument
+  3)."""
+  return rematerialized(TransformerLayer, cfg.remat_policy, static_argnums=(3,))(cfg, **kwargs)

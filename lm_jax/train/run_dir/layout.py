@@ -83,6 +83,11 @@ def _with_defaults(value, default):
   return {**default, **{k: _with_defaults(v, default.get(k)) for k, v in value.items()}}
 
 
+# Model fields that change how a step computes, not its arrays or results: a run may resume
+# under another value (models/remat.py).
+_HOW_IT_COMPUTES = ('remat_policy',)
+
+
 def _model_fields(model: dict | None):
   """Every field of the model's config dataclass, defaults included: a config that names a
   default explicitly (as configs/ gained `attention_impl`) builds the same model as one that
@@ -90,10 +95,11 @@ def _model_fields(model: dict | None):
   if not isinstance(model, dict):
     return model
   try:
-    return {'name': model.get('name'),
-            **dataclasses.asdict(models.build_model(ml_collections.ConfigDict(model)).config)}
+    fields = dataclasses.asdict(models.build_model(ml_collections.ConfigDict(model)).config)
   except Exception:  # an unknown name or key: compare what was written
     return model
+  return {'name': model.get('name'),
+          **{k: v for k, v in fields.items() if k not in _HOW_IT_COMPUTES}}
 
 
 class RunDir:

@@ -179,6 +179,8 @@ def test_a_model_default_named_explicitly_is_the_same_model(tmp_path):
   with open(run.config_file, 'w') as f:
     json.dump(saved, f)
   _check(run, config, training=True)
+  config.model.remat_policy = 'full'  # recomputes in the backward pass, the same arrays
+  _check(run, config, training=True)
   config.model.d_model = 32
   with pytest.raises(CheckpointError, match=r"model=\{'d_model': 64\}, but this run has "
                                             r"model=\{'d_model': 32\}"):
