@@ -38,9 +38,19 @@ def _run(devices, data_dir, workdir, config='t5_small.py:tiny', grad_accum_steps
   env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}',
              JAX_PLATFORMS='cpu')
   out = subprocess.run([sys.executable, '-c', _SCRIPT, os.path.join(REPO, 'configs', config),
-                        data_dir, workdir, str(grad_accum_steps)], env=env, cwd=REPO, capture_output=True, text=True,
-                       check=True)
+                        data_dir, workdir, str(grad_accum_steps)], env=env, cwd=REPO,
+                       capture_output=True, text=True, check=True)
   return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+_ONE_DEVICE = {}
+
+
+def _one_device(config, data_dir, tmp_path_factory):
+  """The 1-device run of `config`, run once for the tests that compare with it."""
+  if config not in _ONE_DEVICE:
+    _ONE_DEVICE[config] = _run(1, data_dir, str(tmp_path_factory.mktemp('one')), config)
+  return _ONE_DEVICE[config]
 
 
 def _assert_same_losses(one, other):
@@ -52,9 +62,9 @@ def _assert_same_losses(one, other):
 
 
 @pytest.mark.parametrize('config', ['t5_small.py:tiny', 'gpt2_small.py:tiny'])
-def test_eight_devices_match_one_device(config, data_dir, tmp_path):
+def test_eight_devices_match_one_device(config, data_dir, tmp_path, tmp_path_factory):
   # GPT's packed rows also shard their segment ids and positions along the batch.
-  one = _run(1, data_dir, str(tmp_path / 'one'), config)
+  one = _one_device(config, data_dir, tmp_path_factory)
   eight = _run(8, data_dir, str(tmp_path / 'eight'), config)
   assert (one['devices'], eight['devices']) == (1, 8)
   _assert_same_losses(one, eight)
@@ -63,8 +73,9 @@ def test_eight_devices_match_one_device(config, data_dir, tmp_path):
   assert one['error'] == ''
 
 
-def test_eight_devices_accumulating_microbatches_match_one_device(data_dir, tmp_path):
+def test_eight_devices_accumulating_microbatches_match_one_device(data_dir, tmp_path,
+                                                                  tmp_path_factory):
   """grad_accum_steps=2 on 8 devices: each device computes its 2 rows as 2 microbatches of 1."""
-  one = _run(1, data_dir, str(tmp_path / 'one'))
+  one = _one_device('t5_small.py:tiny', data_dir, tmp_path_factory)
   accumulated = _run(8, data_dir, str(tmp_path / 'eight'), grad_accum_steps=2)
   _assert_same_losses(one, accumulated)
