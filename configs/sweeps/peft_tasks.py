@@ -10,8 +10,10 @@ latest step).
 
   python -m lm_jax.sweep --sweep=configs/sweeps/peft_tasks.py
 
-expect: not run yet (about two and a half hours on 2 CPU cores); re-running the command resumes
-where it stopped.
+expect: 2.6 hours on 2 CPU cores (2026-12-07; table and plots in docs/results/peft_tasks/):
+full fine-tuning best on classification (38.5% against 31.9% for LoRA on every linear layer),
+prefix and prompt tuning at or below the majority class at this 304k-parameter scale; re-running
+the command resumes where it stopped, and a finished sweep only rewrites its tables.
 """
 BASE = 'configs/t5_small.py:tiny'
 SEEDS = (0,)
