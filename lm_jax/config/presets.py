@@ -14,6 +14,9 @@ def t5_recipe(c: ml_collections.ConfigDict, task: str, inputs_length: int, targe
   c.per_device_batch_size = 128
   c.optimizer.update(name='adafactor', schedule='constant', learning_rate=1e-3, warmup_steps=0)
   c.model.dropout_rate = 0.1
+  # How the pretrained model's layers recompute in the backward pass (models/remat.py); named here
+  # so that --config.model.remat_policy can set it on top of init_from's model.
+  c.model.remat_policy = 'none'
   c.log_every_steps = 100
   c.eval_every_steps = 5000
   c.checkpoint_every_steps = 5000
