@@ -12,6 +12,7 @@ from lm_jax.data.builders import code_summaries
 from lm_jax.data.builders import django_translations
 from lm_jax.data.builders import docstring_qa
 from lm_jax.data.builders import docstring_summaries
+from lm_jax.data.builders import python_code
 from lm_jax.data.builders import python_faq
 from lm_jax.data.builders import python_reference_qa
 from lm_jax.data.builders import stdlib_docs
@@ -29,6 +30,7 @@ _PREPARERS: dict[str, Callable[[str | None], tfds.core.DatasetBuilder]] = {
        for source in code_summaries.SOURCES},
     'wordnet_categories': wordnet_categories.prepare,
     'python_faq': python_faq.prepare,
+    'python_code': python_code.prepare,
     'python_reference_qa': python_reference_qa.prepare,
     **{f'docstring_qa/{source}': functools.partial(docstring_qa.prepare, source)
        for source in docstring_qa.SOURCES},

@@ -19,8 +19,8 @@ def test_names_cover_every_offline_dataset():
           'django_translations/de', 'django_translations/fr',
           'django_translations/zh_Hans', 'code_summaries/stdlib',
           'code_summaries/installed', 'docstring_qa/stdlib',
-          'docstring_qa/installed'} <= set(builders.NAMES)
-  assert len(builders.NAMES) == (5 + len(code_summaries.SOURCES) + len(docstring_qa.SOURCES)
+          'docstring_qa/installed', 'python_code'} <= set(builders.NAMES)
+  assert len(builders.NAMES) == (6 + len(code_summaries.SOURCES) + len(docstring_qa.SOURCES)
                                  + len(django_translations.LANGUAGES)
                                  + len(system_translations.LANGUAGES))
 
