@@ -32,6 +32,29 @@ def data_dir(tmp_path_factory) -> str:
   return str(tmp_path_factory.mktemp('tfds_data'))
 
 
+@pytest.fixture(scope='session')
+def random_batch():
+  """A function: (config, rows, length) -> a batch of the config's objective or task with random
+  token ids (never pad or EOS), positions 0.., and every other key (loss weights, segment ids)
+  all ones, cut to `length` tokens; for step-level tests that need no data pipeline."""
+  from lm_jax.data import pipeline
+
+  def make(config, rows: int, length: int) -> dict:
+    shapes = pipeline.batch_shapes(config.data, rows, family=config.model.name)
+    rng = np.random.default_rng(0)
+    batch = {}
+    for key, (shape, dtype) in shapes.items():
+      if key.endswith('_tokens'):
+        batch[key] = rng.integers(3, config.model.vocab_size, shape).astype(dtype)
+      elif key.endswith('_positions'):
+        batch[key] = np.broadcast_to(np.arange(shape[-1]), shape).astype(dtype)
+      else:
+        batch[key] = np.ones(shape, dtype)
+    return {key: value[:, :length] for key, value in batch.items()}
+
+  return make
+
+
 @dataclasses.dataclass
 class Tiny:
   model: Any

@@ -11,7 +11,6 @@ import pytest
 
 from lm_jax import families, models
 from lm_jax.config.schema import load_config
-from lm_jax.data import pipeline
 from lm_jax.generation import decoding
 from lm_jax.train import train_step as steps
 
@@ -25,22 +24,11 @@ CASES = ([('t5_small.py:tiny', policy) for policy in ALL_POLICIES]
                                                        'transformer_base.py:tiny')])
 
 
-def _model_and_batch(config_name: str, policy: str):
+def _model_and_batch(config_name: str, policy: str, random_batch):
   config = load_config(os.path.join(ROOT, 'configs', config_name))
   model_config = ml_collections.ConfigDict(config.model.to_dict())
   model_config.remat_policy = policy
-  model = models.build_model(model_config)
-  shapes = pipeline.batch_shapes(config.data, ROWS, family=config.model.name)
-  rng = np.random.default_rng(0)
-  batch = {}
-  for key, (shape, dtype) in shapes.items():
-    if key.endswith('_tokens'):
-      batch[key] = rng.integers(3, config.model.vocab_size, shape).astype(dtype)
-    elif key.endswith('_positions'):
-      batch[key] = np.broadcast_to(np.arange(shape[-1]), shape).astype(dtype)
-    else:  # loss weights, segment ids
-      batch[key] = np.ones(shape, dtype)
-  return model, {key: value[:, :LENGTH] for key, value in batch.items()}
+  return models.build_model(model_config), random_batch(config, ROWS, LENGTH)
 
 
 def _loss_and_grads(model, params, batch):
@@ -52,9 +40,10 @@ def _loss_and_grads(model, params, batch):
 
 
 @pytest.mark.parametrize('config_name,policy', CASES)
-def test_every_policy_gives_the_same_parameters_logits_and_gradients(config_name, policy):
-  plain, batch = _model_and_batch(config_name, 'none')
-  remat, _ = _model_and_batch(config_name, policy)
+def test_every_policy_gives_the_same_parameters_logits_and_gradients(config_name, policy,
+                                                                     random_batch):
+  plain, batch = _model_and_batch(config_name, 'none', random_batch)
+  remat, _ = _model_and_batch(config_name, policy, random_batch)
   shapes = {k: (v.shape, v.dtype) for k, v in batch.items()}
   params = jax.jit(lambda rng: steps.init_params(plain, rng, shapes))(jax.random.key(0))
   remat_params = jax.jit(lambda rng: steps.init_params(remat, rng, shapes))(jax.random.key(0))

@@ -10,35 +10,26 @@ import pytest
 
 from lm_jax import models
 from lm_jax.config.schema import load_config, override, validate_config
-from lm_jax.data import pipeline
 from lm_jax.train import train_step as steps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROWS = 8
 
 
-def _batch(config):
+def _batch(config, random_batch):
   """ROWS rows of 32 random token ids whose loss weights differ from row to row (some rows and
   tokens weigh 0), so that each microbatch has its own weight sum."""
-  shapes = pipeline.batch_shapes(config.data, ROWS, family=config.model.name)
-  rng = np.random.default_rng(0)
-  batch = {}
-  for key, (shape, dtype) in shapes.items():
-    if key.endswith('_tokens'):
-      batch[key] = rng.integers(3, config.model.vocab_size, shape).astype(dtype)
-    elif key.endswith('_positions'):
-      batch[key] = np.broadcast_to(np.arange(shape[-1]), shape).astype(dtype)
-    elif key.endswith('_weights'):
-      batch[key] = (rng.random(shape) < 0.7).astype(dtype)
-      batch[key][1] = 0  # a row with nothing to score
-    else:  # segment ids: one segment per row
-      batch[key] = np.ones(shape, dtype)
-  return {key: value[:, :32] for key, value in batch.items()}
+  batch = random_batch(config, ROWS, 32)
+  rng = np.random.default_rng(1)
+  for key in [key for key in batch if key.endswith('_weights')]:
+    batch[key] = (rng.random(batch[key].shape) < 0.7).astype(batch[key].dtype)
+    batch[key][1] = 0  # a row with nothing to score
+  return batch
 
 
 @pytest.mark.parametrize('config_name', ['t5_small.py:tiny', 'gpt2_small.py:tiny',
                                          'bert_base.py:tiny'])
-def test_microbatches_give_the_whole_batch_step(config_name):
+def test_microbatches_give_the_whole_batch_step(config_name, random_batch):
   config = load_config(os.path.join(ROOT, 'configs', config_name))
   with config.unlocked():  # one layer per stack: the microbatching is outside the model
     for key in ('dropout_rate', 'attention_dropout_rate'):
@@ -48,7 +39,7 @@ def test_microbatches_give_the_whole_batch_step(config_name):
       if key in config.model:
         config.model[key] = 1
   model = models.build_model(config.model)
-  batch = _batch(config)
+  batch = _batch(config, random_batch)
   shapes = {k: (v.shape, v.dtype) for k, v in batch.items()}
   params = jax.jit(lambda rng: steps.init_params(model, rng, shapes))(jax.random.key(0))
   # Plain SGD at rate 1: the update is minus the gradient itself, so the parameters compare
