@@ -18,10 +18,9 @@ import jax
 
 MLP_INPUT = 'mlp_input'
 
-_FULL = object()  # jax.checkpoint's default policy: save nothing but the inputs
 _POLICIES = {
-    'none': None,
-    'full': _FULL,
+    'none': None,  # no remat
+    'full': jax.checkpoint_policies.nothing_saveable,
     'dots_saveable': jax.checkpoint_policies.dots_saveable,
     'dots_with_no_batch_dims_saveable': jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
     'save_mlp_inputs': jax.checkpoint_policies.save_only_these_names(MLP_INPUT),
@@ -35,8 +34,6 @@ def rematerialized(layer_class: type[nn.Module], policy: str, static_argnums: tu
   parameters keep their names and shapes: a checkpoint does not depend on the policy."""
   if policy not in _POLICIES:
     raise ValueError(f'Unknown remat_policy {policy!r}; use one of {REMAT_POLICIES}.')
-  chosen = _POLICIES[policy]
-  if chosen is None:
+  if _POLICIES[policy] is None:
     return layer_class
-  return nn.remat(layer_class, policy=None if chosen is _FULL else chosen,
-                  static_argnums=static_argnums)
+  return nn.remat(layer_class, policy=_POLICIES[policy], static_argnums=static_argnums)

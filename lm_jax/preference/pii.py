@@ -6,7 +6,7 @@ import bisect
 
 import scrubadub
 
-from lm_jax.preference.scoring import Scorer
+from lm_jax.preference.scoring import Scorer, line_starts
 
 
 class PiiScorer(Scorer):
@@ -16,10 +16,7 @@ class PiiScorer(Scorer):
     self._scrubber = scrubadub.Scrubber()
 
   def violations_per_line(self, lines: list[str]) -> list[int]:
-    starts, offset = [], 0
-    for line in lines:
-      starts.append(offset)
-      offset += len(line)
+    starts = line_starts(lines)
     counts = [0] * len(lines)
     for filth in self._scrubber.iter_filth(''.join(lines)):
       counts[bisect.bisect_right(starts, filth.beg) - 1] += 1

@@ -8,6 +8,12 @@ indentation and blank-line checks).
 """
 import abc
 import dataclasses
+import itertools
+
+
+def line_starts(lines) -> tuple[int, ...]:
+  """The character offset at which each of `lines` (newlines kept) starts in their join."""
+  return tuple(itertools.accumulate((len(line) for line in lines), initial=0))[:len(lines)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,11 +37,7 @@ class DocumentScore:
 
   @property
   def line_starts(self) -> tuple[int, ...]:
-    starts, offset = [], 0
-    for line in self.lines:
-      starts.append(offset)
-      offset += len(line)
-    return tuple(starts)
+    return line_starts(self.lines)
 
 
 class Scorer(abc.ABC):
