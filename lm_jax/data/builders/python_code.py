@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import tensorflow_datasets as tfds
 
 from lm_jax.data.builders import offline
+from lm_jax.data.builders import python_sources
 from lm_jax.data.builders import stdlib_corpus
 
 # Import name -> distribution name, in requirements.txt (or installed with it).
@@ -30,7 +31,6 @@ PACKAGES = {
     'tqdm': 'tqdm',
 }
 STDLIB = 'stdlib'
-_SKIP_DIRS = frozenset({'test', 'tests', 'testing', 'idle_test', '__pycache__'})
 
 
 def _package_root(name: str) -> str:
@@ -43,15 +43,6 @@ def _package_root(name: str) -> str:
   return list(spec.submodule_search_locations)[0]
 
 
-def _walk(root: str) -> list[str]:
-  paths = []
-  for dirpath, dirnames, filenames in os.walk(root):
-    dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-    paths += [os.path.relpath(os.path.join(dirpath, name), root)
-              for name in sorted(filenames) if name.endswith('.py')]
-  return paths
-
-
 def source_files() -> list[tuple[str, str]]:
   """(path in the corpus, file on disk) of every source file: 'stdlib/json/decoder.py', then
   '<package>/<its path>' for each of PACKAGES, sorted."""
@@ -60,7 +51,8 @@ def source_files() -> list[tuple[str, str]]:
            for relpath in stdlib_corpus.stdlib_files(stdlib)]
   for name in sorted(PACKAGES):
     root = _package_root(name)
-    files += [(f'{name}/{relpath}', os.path.join(root, relpath)) for relpath in _walk(root)]
+    files += [(f'{name}/{relpath}', os.path.join(root, relpath))
+              for relpath in python_sources.python_files(root)]
   return files
 
 

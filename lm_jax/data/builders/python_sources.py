@@ -29,16 +29,21 @@ def _site_package_roots() -> list[str]:
   return sorted({sysconfig.get_paths()['purelib'], sysconfig.get_paths()['platlib']})
 
 
+def python_files(root: str) -> list[str]:
+  """Relative paths of the `.py` files under `root`, in walk order with sorted names, test
+  directories excluded."""
+  paths = []
+  for dirpath, dirnames, filenames in os.walk(root):
+    dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+    paths += [os.path.relpath(os.path.join(dirpath, name), root)
+              for name in sorted(filenames) if name.endswith('.py')]
+  return paths
+
+
 def installed_package_files() -> list[tuple[str, str]]:
   """(root, relative path) of the `.py` files of every installed distribution (site-packages),
   sorted, test directories excluded."""
-  files = []
-  for root in _site_package_roots():
-    for dirpath, dirnames, filenames in os.walk(root):
-      dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-      files += [(root, os.path.relpath(os.path.join(dirpath, name), root))
-                for name in sorted(filenames) if name.endswith('.py')]
-  return files
+  return [(root, relpath) for root in _site_package_roots() for relpath in python_files(root)]
 
 
 def source_files(source: str) -> list[tuple[str, str]]:
