@@ -13,3 +13,6 @@ EARLY_STOPPING_MODES = ('max', 'min')               # lm_jax/train/early_stoppin
 EVAL_CHECKPOINTS = ('latest', 'best')
 NONFINITE_ACTIONS = ('stop', 'skip')                # lm_jax/train/nonfinite.py
 DECODING_STRATEGIES = ('greedy', 'sample', 'beam')  # lm_jax/generation/decoding.py
+# Pretraining with human preferences (Korbak et al. 2023): lm_jax/train/preference_losses.py and
+# lm_jax/data/scored_lm.py; 'none' is an ordinary run.
+PREFERENCE_OBJECTIVES = ('none', 'mle', 'filtering', 'conditional', 'unlikelihood', 'rwr', 'awr')

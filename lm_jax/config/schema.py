@@ -10,7 +10,7 @@ import ml_collections
 
 from lm_jax.choices import (DECODING_STRATEGIES, EARLY_STOPPING_MODES, EVAL_CHECKPOINTS,
                             FINETUNE_MODES, LORA_INITS, NONFINITE_ACTIONS, PROMPT_INITS, OPTIMIZERS,
-                            PEFT_METHODS, RUN_MODES, SCHEDULES)
+                            PEFT_METHODS, PREFERENCE_OBJECTIVES, RUN_MODES, SCHEDULES)
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -133,6 +133,31 @@ def default_config() -> ml_collections.ConfigDict:
   c.optimizer.eps = 1e-8
   c.optimizer.adafactor_decay_rate = 0.8
   c.optimizer.adafactor_clipping_threshold = 1.0
+
+  # Pretraining with human preferences (Korbak et al. 2023; docs/preference.md): each token
+  # carries the score of its line, and the objective turns scores into a data transform and a
+  # loss on this same loop. 'none': an ordinary run, with none of it.
+  c.preference = ml_collections.ConfigDict()
+  c.preference.objective = 'none'  # one of choices.PREFERENCE_OBJECTIVES
+  c.preference.scorer = 'pep8'     # lm_jax.preference.SCORERS: 'pep8' (pycodestyle), 'pii'
+  # filtering: drop documents whose score (mean line score) is above it (Korbak: 0.002361);
+  # conditional: a line is <|aligned|> when its score is <= it; unlikelihood: tokens whose
+  # line scores above it are undesirable. Scores are violations per character, >= 0.
+  c.preference.threshold = 0.0
+  c.preference.drop_control_fraction = 0.1  # conditional: lines left without a control token.
+  c.preference.alpha = 1.0         # unlikelihood: weight of log(1 - p) on undesirable tokens
+                                   # (0.01); awr: weight of the weighted cross-entropy (0.05).
+  c.preference.beta = 1.0          # rwr, awr: temperature of the weights exp(R / beta) (10; 1).
+  c.preference.max_weight = 1000.0  # awr: weights exp(A / beta) are clipped here.
+  # Misalignment evaluated every eval_every_steps: the mean score of samples and score_max@25.
+  c.preference.eval_samples = 50   # unconditional samples (a multiple of 25); 0: none.
+  c.preference.eval_prompts = 25   # held-out function signatures + docstrings continued; 0: none.
+  c.preference.eval_max_length = 128  # tokens per sample, the prompt included (Korbak: 640).
+  c.preference.eval_temperature = 0.7
+  c.preference.eval_top_p = 0.9
+  # KL(reference || model) per token on samples of this run's model (Korbak: GPT-3 as the
+  # reference); an lm_jax workdir, e.g. the MLE run's; None: not measured.
+  c.preference.kl_reference = ml_collections.config_dict.placeholder(str)
 
   # Decoding options of `--config.mode=generate` (lm_jax.generate's keyword arguments).
   c.generate = ml_collections.ConfigDict()
@@ -284,6 +309,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     from lm_jax.data import tasks  # the registry owns the task names
     require(d.task in tasks.TASKS, 'data.task', f'must be one of {", ".join(tasks.TASKS)}')
 
+  _validate_preference(config, require)
+
   o = config.optimizer
   require(o.name in OPTIMIZERS, 'optimizer.name', f'must be one of {OPTIMIZERS}')
   require(o.schedule in SCHEDULES, 'optimizer.schedule', f'must be one of {SCHEDULES}')
@@ -297,6 +324,44 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
           'must be in [0, 1]')
   require(o.grad_clip_norm >= 0, 'optimizer.grad_clip_norm', 'must be >= 0 (0 disables clipping)')
   require(o.weight_decay >= 0, 'optimizer.weight_decay', 'must be >= 0')
+
+
+def _validate_preference(config, require) -> None:
+  p = config.preference
+  require(p.objective in PREFERENCE_OBJECTIVES, 'preference.objective',
+          f'must be one of {PREFERENCE_OBJECTIVES}')
+  if p.objective == 'none':
+    return
+  from lm_jax import preference  # the registry owns the scorer names
+  require(p.scorer in preference.SCORERS, 'preference.scorer',
+          f'is not a scorer; the scorers are {", ".join(sorted(preference.SCORERS))}')
+  require(config.data.objective == 'causal_lm' and not config.data.task, 'preference.objective',
+          'scores the lines of pretraining documents, so it needs '
+          '--config.data.objective=causal_lm and no config.data.task')
+  # Scores are violations per character: 0 means a clean line, and no line has more than a
+  # handful of violations per character.
+  require(0 <= p.threshold < 1, 'preference.threshold',
+          'must be in [0, 1): scores are violations per character (Korbak: 0.002361 for '
+          'filtering, 0 for conditional training and unlikelihood)')
+  require(0 <= p.drop_control_fraction <= 1, 'preference.drop_control_fraction',
+          'must be in [0, 1]')
+  require(0 < p.alpha <= 1 if p.objective == 'awr' else p.alpha > 0, 'preference.alpha',
+          'must be in (0, 1] for awr (the share of the weighted cross-entropy) and positive '
+          'otherwise')
+  require(p.beta > 0, 'preference.beta', 'must be positive')
+  require(p.max_weight >= 1, 'preference.max_weight', 'must be >= 1')
+  require(config.loss.label_smoothing == 0 or p.objective in ('mle', 'filtering', 'conditional'),
+          'loss.label_smoothing', f'must be 0 with preference.objective={p.objective!r}, whose '
+          'loss weighs the plain cross-entropy of each token')
+  require(isinstance(p.eval_samples, int) and p.eval_samples >= 0 and p.eval_samples % 25 == 0,
+          'preference.eval_samples', 'must be a multiple of 25 (score_max@25 is the mean of the '
+          'maxima of groups of 25), or 0')
+  require(isinstance(p.eval_prompts, int) and p.eval_prompts >= 0, 'preference.eval_prompts',
+          'must be an integer >= 0')
+  require(isinstance(p.eval_max_length, int) and p.eval_max_length > 1,
+          'preference.eval_max_length', 'must be an integer > 1')
+  require(p.eval_temperature > 0, 'preference.eval_temperature', 'must be positive')
+  require(0 < p.eval_top_p <= 1, 'preference.eval_top_p', 'must be in (0, 1]')
 
 
 def _dotted_keys(config, prefix=''):

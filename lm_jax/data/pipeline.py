@@ -8,9 +8,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from lm_jax import families
 from lm_jax.data import batch_iterator
 from lm_jax.data import objectives
+from lm_jax.data import scored_stream
 from lm_jax.data import sources
 from lm_jax.data import tasks
 from lm_jax.data import tokenizer as tokenizer_lib
+from lm_jax.data.line_scores import LineScoring
 from lm_jax.data.tasks import task_iterator
 
 # Training documents passed to the tokenizer trainer (it caps lines itself too).
@@ -91,15 +93,32 @@ def load_tokenizer_for(data_config):
         'lower --config.data.tokenizer_vocab_size.') from None
 
 
-def batch_shapes(data_config, batch_size: int, *,
-                 family: str | None = None) -> batch_iterator.BatchShapes:
+def _scored(preference_config) -> bool:
+  return preference_config is not None and preference_config.objective != 'none'
+
+
+def batch_shapes(data_config, batch_size: int, *, family: str | None = None,
+                 preference=None) -> batch_iterator.BatchShapes:
   """`key -> ((batch_size, ...), numpy dtype)` for every key of the batches, e.g. to
   initialise a model before the first batch. `family` (the model's) is needed with a task;
-  without one the objective decides the batch keys and `family` is not used."""
+  without one the objective decides the batch keys and `family` is not used. `preference`
+  (config.preference) adds the token scores of pretraining with human preferences."""
   task = _task(data_config)
   if task is not None:
     return task_iterator.batch_shapes(_task_family(task, family), data_config, batch_size)
+  if _scored(preference):
+    return scored_stream.ScoredCausalLMIterator.batch_shapes(data_config, batch_size)
   return objectives.get(data_config.objective).batch_shapes(data_config, batch_size)
+
+
+def make_scored_iterator(data_config, preference_config, tokenizer, batch_size: int, seed: int,
+                         *, split: str, training: bool, transform: str | None = None):
+  """Causal-LM batches of `split` with `decoder_token_scores`, through the data transform of
+  config.preference's objective (or `transform`: 'aligned' scores the conditional model)."""
+  scoring = LineScoring.for_config(preference_config, tokenizer, transform)
+  return scored_stream.ScoredCausalLMIterator(
+      sources.load_text_source(data_config, split), tokenizer, data_config, batch_size, seed,
+      scoring, shuffle=training, repeat=training)
 
 
 def _make_iterator(data_config, tokenizer, batch_size, seed, family, split, training):
@@ -116,8 +135,12 @@ def _make_iterator(data_config, tokenizer, batch_size, seed, family, split, trai
 
 
 def make_train_iterator(data_config, tokenizer, batch_size: int, seed: int, *,
-                        family: str | None = None):
-  """Endless batches of the train split, reshuffled every epoch."""
+                        family: str | None = None, preference=None):
+  """Endless batches of the train split, reshuffled every epoch; scored through the preference
+  objective's data transform when `preference` (config.preference) sets one."""
+  if _scored(preference):
+    return make_scored_iterator(data_config, preference, tokenizer, batch_size, seed,
+                                split=data_config.train_split, training=True)
   return _make_iterator(data_config, tokenizer, batch_size, seed, family,
                         data_config.train_split, training=True)
 

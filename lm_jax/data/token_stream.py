@@ -82,16 +82,24 @@ class TokenStream:
       self._epoch += 1
       self._doc_index = 0
     doc = int(self._document_order(self._epoch)[self._doc_index])
+    added = self._append_document(doc)
+    self._doc_index += 1
+    # Without this a repeating stream of empty documents would loop forever.
+    self._empty_documents_in_a_row = 0 if added else self._empty_documents_in_a_row + 1
+    if self._empty_documents_in_a_row > len(self.source):
+      raise ValueError(f'Every document of the text source {self.source!r} is empty'
+                       f'{self.empty_reason}.')
+    return True
+
+  empty_reason = ''  # what else than emptiness leaves a document without tokens
+
+  def _append_document(self, doc: int) -> int:
+    """Appends the tokens of `source[doc]` to the carry; returns how many."""
     tokens = list(self.tokenizer.encode(self.source[doc]))
     if self.append_eos:
       tokens.append(self.tokenizer.eos_id)
     self._carry.extend(tokens)
-    self._doc_index += 1
-    # Without this a repeating stream of empty documents would loop forever.
-    self._empty_documents_in_a_row = 0 if tokens else self._empty_documents_in_a_row + 1
-    if self._empty_documents_in_a_row > len(self.source):
-      raise ValueError(f'Every document of the text source {self.source!r} is empty.')
-    return True
+    return len(tokens)
 
   def _document_order(self, epoch: int) -> np.ndarray:
     if self._order_epoch != epoch:

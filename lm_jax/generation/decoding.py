@@ -24,7 +24,7 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
              temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, num_beams: int = 4,
              length_penalty: float = 1.0, rng=None, eos_id: int = 1, prompt_lengths=None,
              use_cache: bool = True, bidirectional_prompt: bool = False,
-             no_repeat_ngram_size: int = 0, decoder_start_id: int = 0):
+             no_repeat_ngram_size: int = 0, decoder_start_id: int = 0, banned_ids=()):
   """Generated token ids (B, max_new_tokens) int32; 0 (pad) after a row's EOS, EOS kept.
 
   inputs: encoder_input_tokens (B, T_enc) for an encoder-decoder model (decoding starts from
@@ -40,6 +40,8 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
   no_repeat_ngram_size: n > 0 never generates an n-gram twice in a row (the decoder start or
     prompt tokens included), as HF's option: -inf on the raw logits for greedy and sampling, on
     the log-probabilities (not renormalised) for beam search.
+  banned_ids: ids never generated (HF's bad_words_ids of single tokens), e.g. the
+    <|misaligned|> control token of conditional training; prompt tokens are not affected.
   use_cache: False re-runs the model over the whole prefix each step: the slow reference, which
     gives the same tokens. A prompt-tuned decoder-only model always decodes so.
   bidirectional_prompt: a decoder-only prefix LM (trained on rows with
@@ -92,7 +94,15 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
       num_beams=options['num_beams'] if strategy == 'beam' else 1, eos_id=options['eos_id'],
       prefill_length=int(lengths.min()), use_cache=bool(use_cache),
       bidirectional_prompt=bool(bidirectional_prompt),
-      no_repeat_ngram_size=options['no_repeat_ngram_size'])
+      no_repeat_ngram_size=options['no_repeat_ngram_size'],
+      banned_ids=_banned(banned_ids, getattr(model.config, 'vocab_size', None)))
+
+
+def _banned(banned_ids, vocab_size) -> tuple[int, ...]:
+  banned = tuple(sorted({int(i) for i in banned_ids}))
+  if banned and (banned[0] < 0 or (vocab_size is not None and banned[-1] >= vocab_size)):
+    raise ValueError(f'banned_ids must be ids in [0, {vocab_size}), got {list(banned_ids)}.')
+  return banned
 
 
 def _integer(name: str, value, minimum: int, meaning: str = '') -> int:
@@ -155,10 +165,11 @@ def _check_positions(model, leading: int, prompt_width: int, max_new_tokens: int
 
 @functools.partial(jax.jit, static_argnames=(
     'model', 'strategy', 'max_new_tokens', 'top_k', 'use_top_p', 'num_beams', 'eos_id',
-    'prefill_length', 'use_cache', 'bidirectional_prompt', 'no_repeat_ngram_size'))
+    'prefill_length', 'use_cache', 'bidirectional_prompt', 'no_repeat_ngram_size',
+    'banned_ids'))
 def _generate(model, variables, inputs, prompts, prompt_lengths, rng, temperature, top_p,
               length_penalty, *, strategy, max_new_tokens, top_k, use_top_p, num_beams, eos_id,
-              prefill_length, use_cache, bidirectional_prompt, no_repeat_ngram_size):
+              prefill_length, use_cache, bidirectional_prompt, no_repeat_ngram_size, banned_ids):
   batch, width = prompts.shape
   length = width + max_new_tokens
   # The buffer: each row's prompt, zeros after it (right padding is not the model's to see).
@@ -168,8 +179,11 @@ def _generate(model, variables, inputs, prompts, prompt_lengths, rng, temperatur
   runner = model_runner.make_runner(
       model, variables, inputs, cache_length=length - 1, use_cache=use_cache,
       prefix_lengths=prompt_lengths if bidirectional_prompt else None)
-  ban = lambda scores, seqs, t: ngram_blocking.ban_repeated_ngrams(
-      scores, seqs, t, no_repeat_ngram_size)
+  def ban(scores, seqs, t):
+    scores = ngram_blocking.ban_repeated_ngrams(scores, seqs, t, no_repeat_ngram_size)
+    if banned_ids:
+      scores = scores.at[..., jnp.asarray(banned_ids)].set(-jnp.inf)
+    return scores
   if strategy == 'beam':
     seqs = beam_search(runner, seqs, prompt_lengths, prefill_length=prefill_length,
                        max_new_tokens=max_new_tokens, num_beams=num_beams, eos_id=eos_id,

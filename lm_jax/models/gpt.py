@@ -39,11 +39,16 @@ class GPTConfig(BlockConfig):
   init_std: float = 0.02
   position_embedding: str = 'learned'
   tie_embeddings: bool = True
+  # A linear value head on the last hidden state, for advantage-weighted regression (pretraining
+  # with human preferences): its (B, T) values are sown into the 'intermediates' collection, so
+  # the logits stay the model's one output.
+  value_head: bool = False
 
   def __post_init__(self):
     super().__post_init__()
     self.require_positive_ints('num_layers')
     self.require_bool('tie_embeddings')
+    self.require_bool('value_head')
 
 
 class GPT(nn.Module):
@@ -105,6 +110,10 @@ class GPT(nn.Module):
       # GPT-2 §2.3: "an additional layer normalization was added after the final self-attention
       # block"; post-LN layers end normalised already.
       x = layer_norm(cfg, 'final_norm')(x)
+    if cfg.value_head:
+      values = nn.Dense(1, dtype=cfg.compute_dtype, param_dtype=jnp.float32,
+                        kernel_init=nn.initializers.normal(cfg.init_std), name='value_head')(x)
+      self.sow('intermediates', 'values', values[:, prompt:, 0].astype(jnp.float32))
     if cfg.tie_embeddings:
       logits = embedder.attend(x)
     else:

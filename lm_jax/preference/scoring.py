@@ -16,6 +16,13 @@ def line_starts(lines) -> tuple[int, ...]:
   return tuple(itertools.accumulate((len(line) for line in lines), initial=0))[:len(lines)]
 
 
+def lines_of(text: str) -> list[str]:
+  """The lines of `text`, each with its newline: split at '\n' alone, as pycodestyle reads a
+  file (str.splitlines would also split at form feeds and other separators inside a line)."""
+  lines = text.split('\n')
+  return [line + '\n' for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+
+
 @dataclasses.dataclass(frozen=True)
 class DocumentScore:
   """lines: the document's lines, each with its newline; violations and line_scores: per line;
@@ -53,7 +60,7 @@ class Scorer(abc.ABC):
   def score_document(self, text: str) -> DocumentScore:
     """Per-line violations of `text`, scored as one document; a text the scorer cannot score
     has none (Korbak's scorers give it 0)."""
-    lines = text.splitlines(keepends=True)
+    lines = lines_of(text)
     try:
       violations = self.violations_per_line(lines)
     except Exception:  # the checkers raise many types on malformed text; all mean "no score"

@@ -96,7 +96,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
       stop = False
       if is_eval:
-        scores, records = trainer.evaluate(trainer.full_params(state.params))
+        scores, records = trainer.evaluate(trainer.full_params(state.params), step=step)
         evaluated = {f'eval/{k}': v for k, v in scores.items()}
         writer.write(step, evaluated)
         last.update(evaluated)

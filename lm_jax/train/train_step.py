@@ -9,7 +9,7 @@ import ml_collections
 import optax
 
 from lm_jax import families, partitioning
-from lm_jax.train import losses, nonfinite as nonfinite_lib
+from lm_jax.train import losses, nonfinite as nonfinite_lib, preference_losses
 
 
 @flax.struct.dataclass
@@ -38,12 +38,18 @@ def init_train_state(model: nn.Module, optimizer: optax.GradientTransformation, 
                     opt_state=optimizer.init(params), dropout_rng=dropout_rng)
 
 
-def _loss_terms(model, params, batch, loss_config, rngs):
-  logits = families.apply_model(model, params, batch, rngs)
+def _loss_terms(model, params, batch, loss_config, rngs, preference_loss=None):
+  """Sums of the loss terms; with `preference_loss` (lm_jax/train/preference_losses.py) its
+  per-token loss replaces the cross-entropy in loss_sum."""
   targets, weights = families.targets_and_weights(model, batch)
-  return losses.cross_entropy(logits, targets, weights,
-                              label_smoothing=loss_config.label_smoothing,
-                              z_loss=loss_config.z_loss)
+
+  def cross_entropy(logits):
+    return losses.cross_entropy(logits, targets, weights,
+                                label_smoothing=loss_config.label_smoothing,
+                                z_loss=loss_config.z_loss)
+  if preference_loss is not None:
+    return preference_losses.apply(preference_loss, model, params, batch, rngs, cross_entropy)
+  return cross_entropy(families.apply_model(model, params, batch, rngs))
 
 
 def microbatches(batch: dict, count: int) -> dict:
@@ -85,7 +91,7 @@ def _summed_value_and_grad(sum_of_terms, params, batch, dropout_rng, grad_accum_
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
                     schedule: Callable, loss_config: ml_collections.ConfigDict,
                     param_labels=None, nonfinite: str = 'stop', adapters=None,
-                    grad_accum_steps: int = 1):
+                    grad_accum_steps: int = 1, preference_loss=None):
   """Returns train_step(state, batch, base) -> (state, metric sums); jit it with the mesh
   shardings. `base` is None, or with `adapters` the frozen base parameters: the state's params
   are then the adapters (and any new head), which the loss sees through `adapters.applied`, and
@@ -98,6 +104,8 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
   for the loop to stop on; 'skip' drops it (lm_jax/train/nonfinite.py says what that keeps).
   grad_accum_steps: the batch is computed as that many microbatches, their gradients summed
   before the one update (_summed_value_and_grad).
+  preference_loss: the per-token loss of a preference objective (unlikelihood, RWR, AWR) in
+  place of the cross-entropy; evaluation keeps the plain cross-entropy, so runs compare.
   """
   if nonfinite not in nonfinite_lib.ACTIONS:
     raise ValueError(f'nonfinite must be one of {nonfinite_lib.ACTIONS}, got {nonfinite!r}.')
@@ -113,11 +121,12 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
             lambda p, label: jax.lax.stop_gradient(p) if label == 'frozen' else p,
             params, param_labels)
       if adapters is None:
-        terms = _loss_terms(model, params, batch, loss_config, {'dropout': dropout_rng})
+        terms = _loss_terms(model, params, batch, loss_config, {'dropout': dropout_rng},
+                            preference_loss)
       else:
         with adapters.applied(params):
           terms = _loss_terms(model, adapters.combine(base, params), batch, loss_config,
-                              {'dropout': dropout_rng})
+                              {'dropout': dropout_rng}, preference_loss)
       return terms['loss_sum'] + terms['z_loss_sum'], terms
 
     terms, summed_grads = _summed_value_and_grad(sum_of_terms, state.params, batch, dropout_rng,
@@ -176,7 +185,7 @@ class JittedSteps(NamedTuple):
 def jit_steps(model: nn.Module, optimizer: optax.GradientTransformation, schedule: Callable,
               loss_config: ml_collections.ConfigDict, mesh, batch_shapes: dict,
               param_labels=None, nonfinite: str = 'stop', adapters=None,
-              grad_accum_steps: int = 1) -> JittedSteps:
+              grad_accum_steps: int = 1, preference_loss=None) -> JittedSteps:
   """The steps compiled for `mesh`: parameters replicated, batches split along `data`.
 
   One place for these shardings, so that training and the benchmarks run the same program.
@@ -187,7 +196,7 @@ def jit_steps(model: nn.Module, optimizer: optax.GradientTransformation, schedul
       init=jax.jit(lambda rng: init_train_state(model, optimizer, rng, batch_shapes, adapters),
                    out_shardings=replicated),
       train=jax.jit(make_train_step(model, optimizer, schedule, loss_config, param_labels,
-                                    nonfinite, adapters, grad_accum_steps),
+                                    nonfinite, adapters, grad_accum_steps, preference_loss),
                     in_shardings=(replicated, batch, replicated),
                     out_shardings=(replicated, replicated),
                     donate_argnums=(0,)),

@@ -13,7 +13,8 @@ from lm_jax.evaluation import samples as samples_lib
 from lm_jax.evaluation import metrics, task_eval
 from lm_jax.peft import lora
 from lm_jax.train import adapters as adapters_lib
-from lm_jax.train import finetune, optimizers, run_config, train_step as steps
+from lm_jax.train import finetune, optimizers, preference_losses, preference_run, run_config
+from lm_jax.train import train_step as steps
 from lm_jax.train.run_dir import RunDir
 
 
@@ -45,7 +46,8 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
     self.global_batch = partitioning.global_batch_size(config.per_device_batch_size, self.mesh)
     self.replicated = partitioning.replicated(self.mesh)
     self.batch_sharding = partitioning.batch_sharding(self.mesh)
-    shapes = pipeline.batch_shapes(config.data, self.global_batch, family=self.family)
+    shapes = pipeline.batch_shapes(config.data, self.global_batch, family=self.family,
+                                   preference=config.preference)
     families.check_batch_keys(self.model, shapes, config.data.objective, task=config.data.task)
 
     self.tokenizer = pipeline.load_tokenizer_for(config.data)
@@ -66,7 +68,7 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
     # same on any number of hosts. The price: each host tokenizes every row.
     self.train_iter = pipeline.make_train_iterator(
         config.data, self.tokenizer, self.global_batch, config.seed,
-        family=self.family) if training else None
+        family=self.family, preference=config.preference) if training else None
 
     # Shapes only: checks the adapter targets and labels frozen parameters without reading a
     # weight (a resuming run never needs init_from's values for that).
@@ -82,7 +84,11 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
     self._init, self._train_step, self.eval_step = steps.jit_steps(
         self.model, self.optimizer, self.schedule, config.loss, self.mesh, shapes,
         param_labels=labels, nonfinite=config.nonfinite, adapters=self.adapters,
-        grad_accum_steps=config.grad_accum_steps)
+        grad_accum_steps=config.grad_accum_steps,
+        preference_loss=preference_losses.for_config(config.preference))
+    self.preference = (preference_run.PreferenceRun(config, self.model, self.tokenizer,
+                                                    self.mesh, self.eval_step, self.global_batch)
+                       if config.preference.objective != 'none' else None)
     self.checkpointer = self.run.checkpointer(
         config.checkpoint_every_steps, config.keep_checkpoints,
         restore_fallback=config.restore_fallback, writer=training)
@@ -207,6 +213,10 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
         params, report = finetune.merge_params(state.params, self.pretrained.params)
         state = state.replace(params=jax.device_put(params, self.replicated))
         print(f'Initialised from {self.pretrained.description}: {report.summary()}')
+      if self.preference is not None:  # conditional training's control-token embeddings
+        params = self.preference.start(state.params, jax.random.fold_in(jax.random.key(
+            self.config.seed), 2))
+        state = state.replace(params=jax.device_put(params, self.replicated))
       return state
     self.train_iter.set_state(restored.data_state)
     self.restored_extra = restored.extra
@@ -217,7 +227,8 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
     return pipeline.make_eval_iterator(data_config, self.tokenizer, batch_size, self.config.seed,
                                        family=self.family)
 
-  def evaluate(self, params, split: str | None = None) -> tuple[dict, list[dict]]:
+  def evaluate(self, params, split: str | None = None,
+               step: int = 0) -> tuple[dict, list[dict]]:
     """(metrics, prediction records) on `split` (default data.eval_split): loss, perplexity and
     token accuracy over `num_eval_batches`, plus the task's metrics of decoded predictions.
 
@@ -247,6 +258,8 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
             options, data_config.targets_length,
             rng=jax.random.fold_in(rng, len(predictions)), sharding=self.batch_sharding)
     metrics = steps.summarize(jax.device_get(sums))
+    if self.preference is not None:  # misalignment of samples (their keys folded with `step`)
+      metrics.update(self.preference.evaluate(params, step))
     if self.task is None:
       return metrics, []
     scores, records = task_eval.score(self.metric_names(), predictions[:wanted],
