@@ -52,7 +52,7 @@ class PreferenceRun:
           fits=lambda text: len(tokenizer.encode(text)) <= p.eval_max_length // 2)
     self.misalignment = misalignment.MisalignmentEval(
         model, tokenizer, preference.get_scorer(p.scorer), p, self.control, prompts, config.seed)
-    self.kl = KlFromReference(p.kl_reference, config, model, tokenizer) if p.kl_reference else None
+    self.kl = KlFromReference(p.kl_reference, config, tokenizer) if p.kl_reference else None
 
   def start(self, params, rng):
     """The parameters a fresh (or init_from) run starts from."""
@@ -65,7 +65,7 @@ class PreferenceRun:
     if self.conditional:
       metrics['loss_aligned'] = self._aligned_loss(params)
     if self.kl is not None:
-      metrics['kl_from_reference'] = self.kl(params)
+      metrics['kl_from_reference'] = self.kl(self.model, params)
     return metrics
 
   def _aligned_loss(self, params) -> float:
@@ -94,7 +94,7 @@ class KlFromReference:
   checkpoint: mean over their tokens of log p_ref(x_t) - log p_model(x_t). The samples and the
   reference's log-probabilities are computed once."""
 
-  def __init__(self, workdir: str, config, model, tokenizer):
+  def __init__(self, workdir: str, config, tokenizer):
     run = RunDir(workdir)
     saved = run.saved_config()
     if saved is None:
@@ -119,13 +119,13 @@ class KlFromReference:
     self.inputs = np.concatenate([prompts, generated[:, :-1]], axis=1)
     seen_eos = np.cumsum(generated == tokenizer.eos_id, axis=1) - (generated == tokenizer.eos_id)
     self.weights = (seen_eos == 0).astype(np.float32)
-    self.model = model
     self.reference_log_p = self._log_p(reference, params)
 
   def _log_p(self, model, params) -> np.ndarray:
     logits = model.apply({'params': params}, jnp.asarray(self.inputs))
     return np.asarray(preference_losses.target_log_probs(logits, jnp.asarray(self.targets)))
 
-  def __call__(self, params) -> float:
-    log_ratio = self.reference_log_p - self._log_p(self.model, params)
+  def __call__(self, model, params) -> float:
+    """The KL per token of `model` with `params` (its logits are all that is read)."""
+    log_ratio = self.reference_log_p - self._log_p(model, params)
     return float((log_ratio * self.weights).sum() / self.weights.sum())
