@@ -37,9 +37,9 @@ COLUMNS = (('misalignment', 'eval/misalignment'),
            ('score_max@25', 'eval/misalignment_max@25'),
            ('prompted', 'eval/misalignment_prompted'),
            ('test LM loss', 'eval/loss'),
-           ('KL(MLE||model)', 'kl'),
+           ('KL(MLE ‖ model)', 'kl'),
            ('LM loss, aligned prefixes', 'eval/loss_aligned'),
-           ('misalignment, <|misaligned|> prompt', 'eval/misalignment_misaligned_prompt'))
+           ('misalignment, <\\|misaligned\\|> prompt', 'eval/misalignment_misaligned_prompt'))
 
 
 def _last_eval(workdir: str) -> dict:

@@ -4,6 +4,7 @@ workers, and tiny random T5 and GPT models for the decoding tests, with full-pas
 log-probabilities to check generated tokens against (no cache involved)."""
 import atexit
 import dataclasses
+import functools
 import os
 import shutil
 import tempfile
@@ -62,6 +63,11 @@ class Tiny:
   inputs: np.ndarray  # encoder inputs (T5) or right-padded prompts (GPT)
   prompt_lengths: Any = None
 
+  @functools.cached_property
+  def _apply(self):
+    # One jitted apply per model: a new jax.jit(model.apply) compiles again on every call.
+    return jax.jit(self.model.apply)
+
   def log_probs(self, generated, eos_id: int):
     """Full-pass log-softmax (B, N, V) at each generated position, and each row's count of
     scored tokens (up to and including EOS)."""
@@ -70,7 +76,7 @@ class Tiny:
     batch, new = generated.shape
     if families.of(model).prompt == families.ENCODER_PROMPT:
       decoder_inputs = np.concatenate([np.zeros((batch, 1), np.int32), generated[:, :-1]], 1)
-      logits = jax.jit(model.apply)(variables, self.inputs, decoder_inputs)
+      logits = self._apply(variables, self.inputs, decoder_inputs)
     else:
       lengths = self.prompt_lengths
       rows = []
@@ -78,7 +84,7 @@ class Tiny:
         rows.append(np.concatenate([self.inputs[row, :lengths[row]], generated[row, :-1]]))
       width = max(len(r) for r in rows)
       padded = np.stack([np.pad(r, (0, width - len(r))) for r in rows])
-      full = jax.jit(model.apply)(variables, padded)
+      full = self._apply(variables, padded)
       logits = jnp.stack([full[row, lengths[row] - 1:lengths[row] - 1 + new]
                           for row in range(batch)])
     is_eos = generated == eos_id

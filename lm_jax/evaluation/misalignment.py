@@ -35,10 +35,7 @@ def docstring_prompts(texts, count: int, fits) -> list[str]:
     lines = text.split('\n')
     found = []
     for node in ast.walk(tree):
-      if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.body
-              and isinstance(node.body[0], ast.Expr)
-              and isinstance(node.body[0].value, ast.Constant)
-              and isinstance(node.body[0].value.value, str)):
+      if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and ast.get_docstring(node):
         prompt = textwrap.dedent('\n'.join(lines[node.lineno - 1:node.body[0].end_lineno])) + '\n'
         if fits(prompt):
           found.append((node.lineno, prompt))

@@ -179,6 +179,7 @@ def _generate(model, variables, inputs, prompts, prompt_lengths, rng, temperatur
   runner = model_runner.make_runner(
       model, variables, inputs, cache_length=length - 1, use_cache=use_cache,
       prefix_lengths=prompt_lengths if bidirectional_prompt else None)
+
   def ban(scores, seqs, t):
     scores = ngram_blocking.ban_repeated_ngrams(scores, seqs, t, no_repeat_ngram_size)
     if banned_ids:

@@ -108,3 +108,47 @@ def test_override_sets_dotted_keys_and_rejects_unknown_ones():
   assert config.eval.num_examples == 7 and config.seed == 3
   with pytest.raises(KeyError, match="'eval.num_exampels'.*num_examples"):
     override(config, {'eval.num_exampels': 7})
+
+
+def _phf_config(objective='conditional'):
+  config = schema.load_config(os.path.join(REPO, 'configs', f'phf_pep8.py:{objective},tiny'))
+  schema.validate_config(config)
+  return config
+
+
+@pytest.mark.parametrize('key,value,message', [
+    ('scorer', 'pep9', 'is not a scorer; the scorers are pep8, pii'),
+    ('threshold', -0.001, r'must be in \[0, 1\)'),
+    ('threshold', 1.0, r'must be in \[0, 1\)'),
+    ('drop_control_fraction', -0.1, r'must be in \[0, 1\]'),
+    ('drop_control_fraction', 1.5, r'must be in \[0, 1\]'),
+    ('eval_samples', 30, 'must be a multiple of 25'),
+    ('eval_samples', -25, 'must be a multiple of 25'),
+])
+def test_bad_preference_values_are_rejected_by_name(key, value, message):
+  config = _phf_config()
+  config.preference[key] = value
+  with pytest.raises(ValueError, match=message) as error:
+    schema.validate_config(config)
+  assert f"'preference.{key}'" in str(error.value)
+  config.preference.objective = 'none'  # an ordinary run ignores the section
+  schema.validate_config(config)
+
+
+@pytest.mark.parametrize('key,value', [('threshold', 0.0), ('threshold', 0.999),
+                                       ('drop_control_fraction', 0.0),
+                                       ('drop_control_fraction', 1.0), ('eval_samples', 0),
+                                       ('eval_samples', 75), ('scorer', 'pii')])
+def test_preference_values_at_the_edges_are_accepted(key, value):
+  config = _phf_config()
+  config.preference[key] = value
+  schema.validate_config(config)
+
+
+@pytest.mark.parametrize('objective', ['mle', 'rwr'])
+@pytest.mark.parametrize('data', [{'objective': 'prefix_lm'}, {'task': 'python_faq'}])
+def test_preference_objectives_need_causal_lm_pretraining(objective, data):
+  config = _phf_config(objective)
+  config.data.update(data)
+  with pytest.raises(ValueError, match="'preference.objective'.*--config.data.objective=causal_lm"):
+    schema.validate_config(config)
