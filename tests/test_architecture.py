@@ -51,8 +51,11 @@ def test_the_check_sees_a_branch(tmp_path):
 # convert). docs/architecture.md says what each package owns.
 LAYERS = (
     # lm_jax.preference: scorers of text (PEP8, PII), which data transforms and evaluation use.
-    ('lm_jax.families', 'lm_jax.choices', 'lm_jax.atomic_files', 'lm_jax.preference'),
-    ('lm_jax.models', 'lm_jax.data', 'lm_jax.partitioning'),
+    # lm_jax.partitioning: the mesh and every layout decision; models read the activation
+    # layout a step sets (partitioning/activations.py).
+    ('lm_jax.families', 'lm_jax.choices', 'lm_jax.atomic_files', 'lm_jax.preference',
+     'lm_jax.partitioning'),
+    ('lm_jax.models', 'lm_jax.data'),
     ('lm_jax.peft',),  # transforms of the models' parameters (prefix and prompt tuning's names)
     ('lm_jax.generation', 'lm_jax.convert'),
     ('lm_jax.evaluation',),

@@ -24,6 +24,14 @@ def default_config() -> ml_collections.ConfigDict:
   # per_device_batch_size / grad_accum_steps rows per device, their gradients summed: the same
   # step in less activation memory (lm_jax/train/train_step.py).
   c.grad_accum_steps = 1
+  # The device mesh (lm_jax/partitioning): data x fsdp x tensor devices, -1 for the remaining
+  # ones. The default is pure data parallelism: every device holds all parameters.
+  c.mesh = ml_collections.ConfigDict()
+  c.mesh.data = -1
+  c.mesh.fsdp = 1                  # fully sharded data parallel: weights split along d_model
+  c.mesh.tensor = 1                # tensor parallel: heads, MLP units and vocabulary split
+  # (logical axis, mesh axis or None) pairs; () = partitioning.DEFAULT_RULES.
+  c.mesh.rules = ()
   c.log_every_steps = 10
   c.eval_every_steps = 200
   c.num_eval_batches = 20          # None: the whole validation split.
@@ -203,6 +211,16 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   require(config.num_eval_batches is None or config.num_eval_batches > 0, 'num_eval_batches',
           'must be positive, or None for the whole split')
   require(config.num_samples >= 0, 'num_samples', 'must be >= 0')
+  for axis in ('data', 'fsdp', 'tensor'):
+    size = config.mesh[axis]
+    require(isinstance(size, int) and (size > 0 or size == -1), f'mesh.{axis}',
+            'must be a positive number of devices, or -1 for the remaining devices')
+  require([config.mesh[a] for a in ('data', 'fsdp', 'tensor')].count(-1) <= 1, 'mesh.data',
+          'at most one mesh axis can be -1 (the remaining devices)')
+  require(all(isinstance(rule, (tuple, list)) and len(rule) == 2 and isinstance(rule[0], str)
+              and rule[1] in (None, 'data', 'fsdp', 'tensor') for rule in config.mesh.rules),
+          'mesh.rules', "must be (logical axis, mesh axis or None) pairs, e.g. (('embed', "
+          "'fsdp'), ('heads', 'tensor'))")
   require(0 <= config.loss.label_smoothing < 1, 'loss.label_smoothing', 'must be in [0, 1)')
   require(config.loss.z_loss >= 0, 'loss.z_loss', 'must be >= 0')
 

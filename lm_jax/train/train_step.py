@@ -1,4 +1,5 @@
 """The train state and the pure, jit-compiled train and eval steps."""
+import functools
 from typing import Any, Callable, NamedTuple
 
 import flax
@@ -9,6 +10,7 @@ import ml_collections
 import optax
 
 from lm_jax import families, partitioning
+from lm_jax.partitioning import activations
 from lm_jax.train import losses, nonfinite as nonfinite_lib, preference_losses
 
 
@@ -175,30 +177,40 @@ def summarize(sums: dict) -> dict:
 
 
 class JittedSteps(NamedTuple):
-  init: Callable   # rng (uint32[2]) -> TrainState, replicated over the mesh
+  init: Callable   # rng (uint32[2]) -> TrainState, laid out as `state_sharding`
   # (state, batch, base) -> (state, metric sums), the input state donated; base: None, or the
-  # frozen base parameters of an adapter run.
+  # frozen base parameters of an adapter run (placed by the caller, e.g. param_shardings).
   train: Callable
-  eval: Callable   # (params, batch) -> metric sums
+  eval: Callable   # (params, batch) -> metric sums; params as placed by the caller
+  state_sharding: Any  # a TrainState of NamedShardings: the layout of every step's state
 
 
 def jit_steps(model: nn.Module, optimizer: optax.GradientTransformation, schedule: Callable,
               loss_config: ml_collections.ConfigDict, mesh, batch_shapes: dict,
               param_labels=None, nonfinite: str = 'stop', adapters=None,
-              grad_accum_steps: int = 1, preference_loss=None) -> JittedSteps:
-  """The steps compiled for `mesh`: parameters replicated, batches split along `data`.
+              grad_accum_steps: int = 1, preference_loss=None,
+              rules=partitioning.DEFAULT_RULES) -> JittedSteps:
+  """The steps compiled for `mesh`: parameters and optimizer state laid out by their logical axes
+  and `rules` (lm_jax/partitioning), batches split along `data` and `fsdp`.
 
   One place for these shardings, so that training and the benchmarks run the same program.
   """
   replicated = partitioning.replicated(mesh)
   batch = partitioning.batch_sharding(mesh)
+
+  def init(rng):
+    return init_train_state(model, optimizer, rng, batch_shapes, adapters)
+  state_sharding = partitioning.state_shardings(
+      mesh, jax.eval_shape(init, jax.random.key_data(jax.random.key(0))), rules)
+  laid_out = functools.partial(activations.in_layout, mesh)
   return JittedSteps(
-      init=jax.jit(lambda rng: init_train_state(model, optimizer, rng, batch_shapes, adapters),
-                   out_shardings=replicated),
-      train=jax.jit(make_train_step(model, optimizer, schedule, loss_config, param_labels,
-                                    nonfinite, adapters, grad_accum_steps, preference_loss),
-                    in_shardings=(replicated, batch, replicated),
-                    out_shardings=(replicated, replicated),
+      init=jax.jit(init, out_shardings=state_sharding),
+      train=jax.jit(laid_out(make_train_step(model, optimizer, schedule, loss_config,
+                                             param_labels, nonfinite, adapters, grad_accum_steps,
+                                             preference_loss)),
+                    in_shardings=(state_sharding, batch, None),
+                    out_shardings=(state_sharding, replicated),
                     donate_argnums=(0,)),
-      eval=jax.jit(make_eval_step(model, loss_config), in_shardings=(replicated, batch),
-                   out_shardings=replicated))
+      eval=jax.jit(laid_out(make_eval_step(model, loss_config)), in_shardings=(None, batch),
+                   out_shardings=replicated),
+      state_sharding=state_sharding)

@@ -42,7 +42,9 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
     self.task = tasks.get(config.data.task) if config.data.task else None
     if training:  # eval and generate modes never stop early, whatever eval.metrics they score
       self._check_early_stopping_metric()
-    self.mesh = partitioning.create_mesh()
+    self.mesh = partitioning.create_mesh(
+        {axis: config.mesh[axis] for axis in partitioning.MESH_AXES})
+    partitioning.check_heads(self.model.config, self.mesh)
     self.global_batch = partitioning.global_batch_size(config.per_device_batch_size, self.mesh)
     self.replicated = partitioning.replicated(self.mesh)
     self.batch_sharding = partitioning.batch_sharding(self.mesh)
@@ -81,11 +83,12 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
     self.optimizer, self.schedule = optimizers.make_optimizer(
         config.optimizer, config.num_train_steps, param_labels=labels,
         adapters=self.adapters is not None)
-    self._init, self._train_step, self.eval_step = steps.jit_steps(
+    self.rules = tuple(map(tuple, config.mesh.rules)) or partitioning.DEFAULT_RULES
+    self._init, self._train_step, self.eval_step, self.state_sharding = steps.jit_steps(
         self.model, self.optimizer, self.schedule, config.loss, self.mesh, shapes,
         param_labels=labels, nonfinite=config.nonfinite, adapters=self.adapters,
         grad_accum_steps=config.grad_accum_steps,
-        preference_loss=preference_losses.for_config(config.preference))
+        preference_loss=preference_losses.for_config(config.preference), rules=self.rules)
     self.preference = (preference_run.PreferenceRun(config, self.model, self.tokenizer,
                                                     self.mesh, self.eval_step, self.global_batch)
                        if config.preference.objective != 'none' else None)
@@ -137,19 +140,21 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
         jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), abstract), self.pretrained.params)
     base = self.adapters.frozen_base(params)
     print(f'Frozen base: {self.pretrained.description}. '
-          + self.adapters.describe(_count(base), self._replicated_state_shapes.params))
-    return jax.device_put(base, self.replicated), record
+          + self.adapters.describe(_count(base), self._placed_state_shapes.params))
+    return jax.device_put(base, partitioning.param_shardings(self.mesh, base, self.rules)), record
 
   @functools.cached_property
-  def _replicated_state_shapes(self):
-    """The train state's shapes, placed as the steps place it: what restoring reads into."""
+  def _placed_state_shapes(self):
+    """The train state's shapes, placed as the steps place it: what restoring reads into, from a
+    checkpoint of any mesh."""
     shapes = jax.eval_shape(self._init, jax.random.key_data(jax.random.key(0)))
-    return jax.tree.map(
-        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.replicated), shapes)
+    return jax.tree.map(lambda s, sharding: jax.ShapeDtypeStruct(s.shape, s.dtype,
+                                                                 sharding=sharding),
+                        shapes, self.state_sharding)
 
   def _trainable_count(self, abstract, labels) -> int:
     if self.adapters is not None:
-      return _count(self._replicated_state_shapes.params)
+      return _count(self._placed_state_shapes.params)
     if labels is not None:
       pairs = zip(jax.tree.leaves(abstract), jax.tree.leaves(labels))
       return sum(int(np.prod(p.shape)) for p, label in pairs if label == finetune.TRAINABLE)
@@ -178,19 +183,19 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
 
   def _restore_latest(self):
     rng = jax.random.key_data(jax.random.key(self.config.seed))
-    return rng, self.checkpointer.restore_latest(self._replicated_state_shapes)
+    return rng, self.checkpointer.restore_latest(self._placed_state_shapes)
 
   def latest_params(self):
     """(params, step) of the latest checkpoint, read without the optimizer state (whose structure
     depends on what was frozen); a workdir without one is an error."""
     params, step = self.run.read_params()
-    return self.full_params(jax.device_put(params, self.replicated)), step
+    return self.full_params(jax.device_put(params, self.state_sharding.params)), step
 
   def best_params(self):
     """(params, step) of `<workdir>/checkpoints_best`, kept when early_stopping.metric is set."""
     best = self.run.best()
     try:
-      restored = best.restore_params(self._replicated_state_shapes.params)
+      restored = best.restore_params(self._placed_state_shapes.params)
     finally:
       best.close()
     if restored is None:
@@ -208,15 +213,15 @@ model and data the run in `workdir` trained with (run_config.as_trained)."""
       state = self._init(rng)
       if self.adapters is not None:  # prompt tuning starts from the base's embeddings
         params = self.adapters.start_from_base(state.params, self.base)
-        state = state.replace(params=jax.device_put(params, self.replicated))
+        state = state.replace(params=jax.device_put(params, self.state_sharding.params))
       if self.pretrained is not None and self.adapters is None:
         params, report = finetune.merge_params(state.params, self.pretrained.params)
-        state = state.replace(params=jax.device_put(params, self.replicated))
+        state = state.replace(params=jax.device_put(params, self.state_sharding.params))
         print(f'Initialised from {self.pretrained.description}: {report.summary()}')
       if self.preference is not None:  # conditional training's control-token embeddings
         params = self.preference.start(state.params, jax.random.fold_in(jax.random.key(
             self.config.seed), 2))
-        state = state.replace(params=jax.device_put(params, self.replicated))
+        state = state.replace(params=jax.device_put(params, self.state_sharding.params))
       return state
     self.train_iter.set_state(restored.data_state)
     self.restored_extra = restored.extra

@@ -1,11 +1,11 @@
-"""8 simulated CPU devices run the same code as 1 device and give the same losses."""
+"""8 simulated CPU devices run the same code as 1 device and give the same losses, also when
+accumulating microbatches (the meshes with fsdp and tensor axes: tests/partitioning)."""
 import json
 import os
 import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -61,21 +61,13 @@ def _assert_same_losses(one, other):
     np.testing.assert_allclose(b, a, rtol=2e-5)
 
 
-@pytest.mark.parametrize('config', ['t5_small.py:tiny', 'gpt2_small.py:tiny'])
-def test_eight_devices_match_one_device(config, data_dir, tmp_path, tmp_path_factory):
-  # GPT's packed rows also shard their segment ids and positions along the batch.
-  one = _one_device(config, data_dir, tmp_path_factory)
-  eight = _run(8, data_dir, str(tmp_path / 'eight'), config)
-  assert (one['devices'], eight['devices']) == (1, 8)
-  _assert_same_losses(one, eight)
-  # 12 rows cannot be split evenly over 8 devices, and the error says so.
-  assert 'do not divide across 8 devices' in eight['error']
-  assert one['error'] == ''
-
-
 def test_eight_devices_accumulating_microbatches_match_one_device(data_dir, tmp_path,
                                                                   tmp_path_factory):
   """grad_accum_steps=2 on 8 devices: each device computes its 2 rows as 2 microbatches of 1."""
   one = _one_device('t5_small.py:tiny', data_dir, tmp_path_factory)
   accumulated = _run(8, data_dir, str(tmp_path / 'eight'), grad_accum_steps=2)
+  assert (one['devices'], accumulated['devices']) == (1, 8)
   _assert_same_losses(one, accumulated)
+  # 12 rows cannot be split evenly over 8 devices, and the error says so.
+  assert 'do not divide across the 8 data x fsdp shards' in accumulated['error']
+  assert one['error'] == ''

@@ -119,9 +119,9 @@ def test_training_resumes_from_it(committed, data_dir, tmp_path):
   trainer = Trainer(config_for(name, data_dir, version, **changes), workdir)
   state = trainer.initial_state()
   assert int(state.step) == expected['step']
-  assert jax.tree.structure(state) == jax.tree.structure(trainer._replicated_state_shapes)
+  assert jax.tree.structure(state) == jax.tree.structure(trainer._placed_state_shapes)
   for restored, shape in zip(jax.tree.leaves(state), jax.tree.leaves(
-      trainer._replicated_state_shapes), strict=True):
+      trainer._placed_state_shapes), strict=True):
     assert restored.shape == shape.shape
   batch = partitioning.shard_batch(next(trainer.train_iter), trainer.batch_sharding)
   state, sums = trainer.train_step(state, batch)
