@@ -131,6 +131,9 @@ class MultiHeadAttention(nn.Module):
   `implementation='fused'` calls `jax.nn.dot_product_attention` (cuDNN flash attention on GPU);
   'exact' spells the math out and is what dropout on the probabilities needs.
   `rope_base` rotates queries and keys by their positions (rotary embeddings).
+  `num_kv_heads` < num_heads is grouped-query attention (Ainslie et al. 2023): keys and values
+  have that many heads, each shared by num_heads / num_kv_heads queries, and the KV cache holds
+  only them; None is multi-head attention.
 
   With `decode=True` keys and values of earlier calls are kept in the 'cache' collection: the
   first (initialising) call sizes the cache from its inputs' length, later calls append their
@@ -150,6 +153,7 @@ class MultiHeadAttention(nn.Module):
   rope_base: Optional[float] = None
   implementation: str = 'exact'
   dtype: Dtype = jnp.float32
+  num_kv_heads: Optional[int] = None
 
   @nn.compact
   def __call__(self, inputs_q, inputs_kv, mask=None, bias=None, deterministic: bool = True, *,
@@ -175,10 +179,17 @@ class MultiHeadAttention(nn.Module):
     else:
       query_std = key_std = value_std = self.init_std
       out_std = self.init_std if self.out_init_std is None else self.out_init_std
-    heads = lambda x: x.reshape(*x.shape[:-1], self.num_heads, self.head_dim)
-    query = heads(dense(inner_dim, query_std, 'query')(inputs_q))  # (B, T_q, H, D)
-    key = heads(dense(inner_dim, key_std, 'key')(inputs_kv))  # (B, T_k, H, D)
-    value = heads(dense(inner_dim, value_std, 'value')(inputs_kv))  # (B, T_k, H, D)
+    kv_heads = self.num_kv_heads or self.num_heads
+    if self.num_heads % kv_heads:
+      raise ValueError(f'num_heads={self.num_heads} must be a multiple of num_kv_heads='
+                       f'{kv_heads}: each key/value head serves a whole group of query heads.')
+
+    def heads(x, n):
+      return x.reshape(*x.shape[:-1], n, self.head_dim)
+    query = heads(dense(inner_dim, query_std, 'query')(inputs_q), self.num_heads)  # (B, T_q, H, D)
+    kv_dim = kv_heads * self.head_dim
+    key = heads(dense(kv_dim, key_std, 'key')(inputs_kv), kv_heads)  # (B, T_k, H_kv, D)
+    value = heads(dense(kv_dim, value_std, 'value')(inputs_kv), kv_heads)  # (B, T_k, H_kv, D)
     if self.rope_base is not None:
       if query_positions is None or key_positions is None:
         raise ValueError('Rotary embeddings need query_positions and key_positions.')
@@ -186,6 +197,9 @@ class MultiHeadAttention(nn.Module):
       key = apply_rotary_embedding(key, key_positions, self.rope_base)
     if decode:
       key, value, mask = self._cached_keys_values(key, value, mask)
+    if kv_heads != self.num_heads:  # each key/value head to its group of query heads
+      key = jnp.repeat(key, self.num_heads // kv_heads, axis=2)
+      value = jnp.repeat(value, self.num_heads // kv_heads, axis=2)
     if self.has_variable('params', PREFIX_KEY):
       key, value, mask = self._with_prefix(key, value, mask)
     if bias is not None and bias.shape[-1] != key.shape[1]:

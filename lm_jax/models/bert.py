@@ -50,6 +50,7 @@ class BertConfig(BlockConfig):
   def __post_init__(self):
     super().__post_init__()
     self.require_positive_ints('num_layers', 'type_vocab_size')
+    self.require_choice('activation', ACTIVATION_FNS)  # the MLM head's transform applies it too
     self.require(not isinstance(self.pad_token_id, bool) and isinstance(self.pad_token_id, int)
                  and 0 <= self.pad_token_id < self.vocab_size, 'pad_token_id',
                  f'must be a token id in [0, vocab_size={self.vocab_size})')

@@ -9,6 +9,7 @@ from flax import traverse_util
 from jax.ad_checkpoint import checkpoint_name
 
 from lm_jax.models.remat import MLP_INPUT
+from lm_jax.partitioning.activations import constrain_rows
 
 Dtype = Any
 Initializer = Any
@@ -91,20 +92,21 @@ def residual(norm_position: str, norm: nn.Module, dropout: Dropout, sublayer: Ca
   carries the caller's name.
   """
   if norm_position == 'pre':
-    return x + dropout(sublayer(norm(x)), deterministic)
+    return constrain_rows(x + dropout(sublayer(norm(x)), deterministic))
   if norm_position == 'post':
-    return norm(x + dropout(sublayer(x), deterministic))
+    return constrain_rows(norm(x + dropout(sublayer(x), deterministic)))
   raise ValueError(f'Unknown norm position {norm_position!r}; use one of {NORM_POSITIONS}.')
 
 
-MLP_ACTIVATIONS = ('relu', 'gated-gelu', 'gelu', 'gelu_tanh')
+MLP_ACTIVATIONS = ('relu', 'gated-gelu', 'swiglu', 'gelu', 'gelu_tanh')
 
 
 class MlpBlock(nn.Module):
   """Position-wise feed-forward block.
 
   'relu': wo(relu(wi(x))) (Vaswani et al., T5 v1.0); 'gated-gelu': wo(gelu(wi_0(x)) * wi_1(x))
-  (T5 v1.1, arXiv:2002.05202) with gelu's tanh approximation as HF's `gelu_new`; 'gelu': the exact
+  (T5 v1.1, arXiv:2002.05202) with gelu's tanh approximation as HF's `gelu_new`; 'swiglu':
+  wo(silu(wi_0(x)) * wi_1(x)) (Shazeer 2020, Llama's gate and up projections); 'gelu': the exact
   erf gelu (BERT); 'gelu_tanh': the tanh approximation (GPT-2). `init_std` None keeps T5's fan-in
   initialisers; a value gives wi normal(init_std) and wo normal(out_init_std or init_std).
   """
@@ -136,6 +138,8 @@ class MlpBlock(nn.Module):
     elif self.activation == 'gated-gelu':
       gate = nn.gelu(dense(self.d_ff, in_std, 'wi_0')(x), approximate=True)
       h = gate * dense(self.d_ff, in_std, 'wi_1')(x)
+    elif self.activation == 'swiglu':
+      h = nn.silu(dense(self.d_ff, in_std, 'wi_0')(x)) * dense(self.d_ff, in_std, 'wi_1')(x)
     elif self.activation in ('gelu', 'gelu_tanh'):
       h = nn.gelu(dense(self.d_ff, in_std, 'wi')(x), approximate=self.activation == 'gelu_tanh')
     else:
@@ -159,7 +163,7 @@ class Embed(nn.Module):
 
   def __call__(self, tokens):
     # (B, T) -> (B, T, features)
-    return jnp.take(self.embedding, tokens, axis=0).astype(self.dtype)
+    return constrain_rows(jnp.take(self.embedding, tokens, axis=0).astype(self.dtype))
 
   def prompt_length(self) -> int:
     """P, the rows of prompt tuning's trained `prompt` (P, features) in params; 0 without."""

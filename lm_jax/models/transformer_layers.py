@@ -7,13 +7,15 @@ from typing import Optional
 import flax.linen as nn
 
 from lm_jax.models.attention import IMPLEMENTATIONS, MultiHeadAttention
-from lm_jax.models.layers import NORM_POSITIONS, Dropout, LayerNorm, MlpBlock, residual
+from lm_jax.models.layers import (NORM_POSITIONS, Dropout, LayerNorm, MlpBlock, RMSNorm,
+                                  residual)
 from lm_jax.models.model_config import DTYPE_OPTIONS, ModelConfig
 from lm_jax.models.remat import REMAT_POLICIES, rematerialized
 from lm_jax.models.position_encoding import (POSITION_EMBEDDINGS, PositionEmbedding,
                                              PositionOptions)
 
-ACTIVATIONS = ('gelu', 'gelu_tanh', 'relu')
+ACTIVATIONS = ('gelu', 'gelu_tanh', 'relu', 'swiglu')
+NORMS = ('layer_norm', 'rms_norm')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +28,9 @@ class BlockConfig(PositionOptions, ModelConfig):
     al.) or 'rope' (rotary embeddings on queries and keys, nothing added to the embeddings).
   attention_impl: 'fused' runs `jax.nn.dot_product_attention` (cuDNN flash attention on GPU in
     bf16, XLA elsewhere) whenever attention dropout is off; 'exact' spells out the math.
+  A Llama-style decoder is these options: norm='rms_norm', activation='swiglu',
+    position_embedding='rope', use_bias=False, num_kv_heads < num_heads (grouped-query
+    attention; 0 means num_heads), tie_embeddings=False (configs/llama_style.py).
   """
   vocab_size: int = 32128
   d_model: int = 512
@@ -45,6 +50,8 @@ class BlockConfig(PositionOptions, ModelConfig):
   attention_impl: str = 'exact'
   dtype: str = 'float32'
   remat_policy: str = 'none'  # what each layer recomputes in the backward pass (remat.py)
+  norm: str = 'layer_norm'   # or 'rms_norm': scale only, no mean and no bias (Llama, T5)
+  num_kv_heads: int = 0      # grouped-query attention's key/value heads; 0: num_heads
 
   def __post_init__(self):
     self.require_positive_ints('vocab_size', 'd_model', 'num_heads', 'head_dim', 'd_ff',
@@ -55,6 +62,10 @@ class BlockConfig(PositionOptions, ModelConfig):
     self.require_choice('attention_impl', IMPLEMENTATIONS)
     self.require_choice('dtype', DTYPE_OPTIONS)
     self.require_choice('remat_policy', REMAT_POLICIES)
+    self.require_choice('norm', NORMS)
+    self.require(isinstance(self.num_kv_heads, int) and self.num_kv_heads >= 0
+                 and (self.num_kv_heads == 0 or self.num_heads % self.num_kv_heads == 0),
+                 'num_kv_heads', f'must be 0 (= num_heads) or divide num_heads={self.num_heads}')
     self.require_bool('use_bias')
     for key in ('dropout_rate', 'attention_dropout_rate'):
       self.require(0.0 <= getattr(self, key) < 1.0, key, 'must be in [0, 1)')
@@ -63,7 +74,9 @@ class BlockConfig(PositionOptions, ModelConfig):
     self.require_position_options()
 
 
-def layer_norm(cfg: BlockConfig, name: str) -> LayerNorm:
+def layer_norm(cfg: BlockConfig, name: str) -> LayerNorm | RMSNorm:
+  if cfg.norm == 'rms_norm':
+    return RMSNorm(cfg.layer_norm_epsilon, cfg.compute_dtype, name=name)
   return LayerNorm(cfg.layer_norm_epsilon, cfg.compute_dtype, name=name)
 
 
@@ -91,7 +104,7 @@ class TransformerLayer(nn.Module):
                               scale_scores=True, use_bias=cfg.use_bias, init_std=cfg.init_std,
                               out_init_std=self.out_init_std, rope_base=rope,
                               implementation=cfg.attention_impl, dtype=cfg.compute_dtype,
-                              name=name)
+                              num_kv_heads=cfg.num_kv_heads or None, name=name)
 
   def _residual(self, name: str, sublayer, x, deterministic: bool):
     cfg = self.config
