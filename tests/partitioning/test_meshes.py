@@ -71,8 +71,12 @@ for name, spec, model_overrides, meshes in jobs:
           'specs': sorted({str(x.sharding.spec) for x in jax.tree.leaves(other.params)})}
 print(json.dumps(out))
 '''
-CONFIGS = {'t5': 't5_small.py:tiny', 'gpt': 'gpt2_small.py:tiny', 'bert': 'bert_base.py:tiny'}
-EIGHT_HEADS = {'num_heads': 8, 'head_dim': 8}  # (1, 1, 8): heads must divide by the tensor axis
+# GPT on every mesh, with 8 heads of 8 so that it also runs on (1, 1, 8) (heads must divide by
+# the tensor axis); T5 and BERT on (2, 2, 2), which uses all three axes at once, and on (8, 1, 1),
+# whose checkpoint the restore test reads (each 8-device run costs the suite ~30 s).
+JOBS = {'t5': ('t5_small.py:tiny', {}, ((8, 1, 1), (2, 2, 2))),
+        'gpt': ('gpt2_small.py:tiny', {'num_heads': 8, 'head_dim': 8}, MESHES + ((1, 1, 8),)),
+        'bert': ('bert_base.py:tiny', {}, ((8, 1, 1), (2, 2, 2)))}
 
 
 def _run(devices, data_dir, root, jobs):
@@ -87,43 +91,34 @@ def _run(devices, data_dir, root, jobs):
 
 @pytest.fixture(scope='module')
 def runs(data_dir, tmp_path_factory):
-  """Every run, two processes in all (one compilation cache): the families on 1 device, and on
-  8 devices over each mesh, plus an 8-head GPT on (8,1,1) and (1,1,8)."""
+  """Every run, in two processes (one compilation cache): each family on 1 device, and on 8
+  devices over each mesh."""
   root = str(tmp_path_factory.mktemp('meshes'))
-  one = _run(1, data_dir, root + '/one',
-             [[name, f'configs/{spec}', {}, [(1, 1, 1)]] for name, spec in CONFIGS.items()])
-  eight = _run(8, data_dir, root + '/eight',
-               [[name, f'configs/{spec}', {}, MESHES] for name, spec in CONFIGS.items()]
-               + [['gpt_8_heads', 'configs/gpt2_small.py:tiny', EIGHT_HEADS,
-                   [(8, 1, 1), (1, 1, 8)]]])
-  return {**one, **eight}
+  jobs = [[name, f'configs/{spec}', overrides, meshes]
+          for name, (spec, overrides, meshes) in JOBS.items()]
+  one = _run(1, data_dir, root + '/one', [job[:3] + [[(1, 1, 1)]] for job in jobs])
+  return {**one, **_run(8, data_dir, root + '/eight', jobs)}
 
 
-@pytest.mark.parametrize('family', sorted(CONFIGS))
+@pytest.mark.parametrize('family', sorted(JOBS))
 def test_every_mesh_trains_like_one_device(family, runs):
   one = runs[f'{family} (1, 1, 1)']
-  for mesh in MESHES:
+  for mesh in JOBS[family][2]:
     sharded = runs[f'{family} {mesh}']
     assert len(sharded['losses']) == STEPS
     np.testing.assert_allclose(sharded['losses'], one['losses'], rtol=1e-5, err_msg=str(mesh))
     _, fsdp, tensor = mesh
     for key in ('param_bytes', 'opt_bytes'):
       expected = one[key] / (fsdp * tensor)
-      assert sharded[key] == pytest.approx(expected, rel=0.1), (mesh, key)
+      # (1, 1, 8) leaves more replicated (the position table, norms): a looser bound there.
+      assert sharded[key] == pytest.approx(expected, rel=0.1 if tensor < 8 else 0.5), (mesh, key)
 
 
-@pytest.mark.parametrize('family', sorted(CONFIGS))
+@pytest.mark.parametrize('family', sorted(JOBS))
 def test_a_checkpoint_restores_onto_another_mesh(family, runs):
   restored = runs[f'{family} restored']  # saved on (8, 1, 1), read onto (2, 2, 2)
   assert restored['equal']
   assert "P('fsdp', 'tensor')" in restored['specs']
-
-
-def test_tensor_parallel_over_eight_devices_splits_eight_heads(runs):
-  """(1, 1, 8) needs heads divisible by 8: a GPT with 8 heads of 8 trains as on (8, 1, 1)."""
-  tp, dp = runs['gpt_8_heads (1, 1, 8)'], runs['gpt_8_heads (8, 1, 1)']
-  np.testing.assert_allclose(tp['losses'], dp['losses'], rtol=1e-5)
-  assert tp['param_bytes'] < dp['param_bytes'] / 6
 
 
 def test_mesh_sizes_resolve_and_bad_products_are_refused():

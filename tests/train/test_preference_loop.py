@@ -13,6 +13,7 @@ from lm_jax.train.metrics_writer import read_metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OBJECTIVES = ('mle', 'filtering', 'conditional', 'unlikelihood', 'rwr', 'awr')
+SAMPLED = ('mle', 'conditional', 'awr')
 
 
 def _config(objective, data_dir, **overrides):
@@ -22,8 +23,9 @@ def _config(objective, data_dir, **overrides):
                 checkpoint_every_steps=30, num_eval_batches=1, num_samples=0)
   config.optimizer.update(warmup_steps=3, learning_rate=3e-3)
   # The embedded docs are prose: half of its documents score above Korbak's code threshold.
-  config.preference.update(eval_samples=25, eval_prompts=0, eval_max_length=24,
-                           threshold=0.02 if objective == 'filtering' else 0.0)
+  # Sampling is evaluated on three objectives (its code is the same for all; each compiles).
+  config.preference.update(eval_samples=25 if objective in SAMPLED else 0, eval_prompts=0,
+                           eval_max_length=24, threshold=0.02 if objective == 'filtering' else 0.0)
   config.update(overrides)
   validate_config(config)
   return config
@@ -40,8 +42,9 @@ def test_each_objective_trains_with_a_falling_loss(objective, data_dir, tmp_path
   losses = _train_losses(workdir)
   first, final = losses[min(losses)], losses[max(losses)]
   assert final < 0.9 * first, losses
-  assert 0 <= last['eval/misalignment'] <= last['eval/misalignment_max@25']
   assert np.isfinite(last['eval/loss'])
+  if objective in SAMPLED:
+    assert 0 <= last['eval/misalignment'] <= last['eval/misalignment_max@25']
   if objective == 'conditional':
     assert 'eval/loss_aligned' in last and 'eval/misalignment_misaligned_prompt' in last
 
