@@ -7,7 +7,9 @@ a causal LM on the embedded corpus with the GPT-3-small recipe of configs/gpt2_s
 tiny    2 layers of 64, 4 query and 2 key/value heads, 200 steps (for tests).
           python -m lm_jax.main --config=configs/llama_style.py:tiny
 """
-from lm_jax.config.schema import default_config
+import os
+
+from lm_jax.config.schema import default_config, load_config
 
 
 def get_config(variant=None):
@@ -31,18 +33,13 @@ def get_config(variant=None):
   c.checkpoint_every_steps = 1000
   c.log_every_steps = 100
 
-  if variant == 'tiny':
+  if variant == 'tiny':  # gpt2_small.py:tiny's data and schedule, with this model's options
+    model = c.model
+    c = load_config(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 'gpt2_small.py:tiny'))
+    c.model.update(model)
     c.model.update(vocab_size=2176, d_model=64, num_heads=4, head_dim=16, num_kv_heads=2,
                    d_ff=192, num_layers=2, max_length=128, tie_embeddings=False)
-    c.data.tokenizer_vocab_size = 2000
-    c.data.targets_length = 128
-    c.num_train_steps = 200
-    c.per_device_batch_size = 16
-    c.optimizer.update(learning_rate=3e-3, warmup_steps=20)
-    c.log_every_steps = 10
-    c.eval_every_steps = 100
-    c.checkpoint_every_steps = 100
-    c.num_eval_batches = 4
   elif variant is not None:
     raise ValueError(f'Unknown variant {variant!r} of configs/llama_style.py; use tiny.')
   return c
