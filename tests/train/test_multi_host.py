@@ -94,7 +94,7 @@ def _flags(family, data_dir, init_from, workdir, mode='train'):
   _, spec, changes = RUNS[family]
   overrides = {**changes, 'data.data_dir': data_dir, 'init_from': init_from,
                'per_device_batch_size': 16 // DEVICES, 'num_train_steps': 4,
-               'log_every_steps': 1, 'eval_every_steps': 2, 'checkpoint_every_steps': 2,
+               'log_every_steps': 1, 'eval_every_steps': 4, 'checkpoint_every_steps': 4,
                'num_eval_batches': 2, 'eval.num_examples': 24, 'num_samples': 2, 'mode': mode,
                'eval.checkpoint': 'latest'}
   return [f'--config={os.path.join(REPO, "configs", spec)}', f'--workdir={workdir}',
