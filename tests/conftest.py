@@ -134,6 +134,8 @@ SLOWEST_FILES = (
     'tests/train/test_finetune_loop.py',
     'tests/train/test_adapters_loop.py',
     'tests/test_notebooks.py',
+    'tests/train/test_preference_loop.py',
+    'tests/partitioning/test_meshes.py',
     'tests/train/test_loop.py',
     'tests/train/test_families.py',
     'tests/train/test_multi_device.py',

@@ -16,7 +16,7 @@ from lm_jax.partitioning import state
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MESHES = ((8, 1, 1), (2, 4, 1), (2, 2, 2))
-STEPS = 10
+STEPS = 20
 
 _SCRIPT = '''
 import json, os, sys
