@@ -30,7 +30,8 @@ def _decoder_only_apply(model, variables) -> Callable:
 
 def _encoder_decoder_apply(model, variables) -> Callable:
   def apply(context, tokens, positions, cache):
-    encoded, encoder_tokens = context['encoded'], context['encoder_input_tokens']
+    # No 'encoded' in a step's context: cross-attention reads the keys and values it cached.
+    encoded, encoder_tokens = context.get('encoded'), context['encoder_input_tokens']
     if cache is None:
       return model.apply(variables, encoded, encoder_tokens, tokens, method=model.decode), None
     logits, state = model.apply({**variables, 'cache': cache}, encoded, encoder_tokens, tokens,
@@ -53,11 +54,15 @@ class ModelRunner:
   context: per-row arrays the model reads besides the tokens (the encoder output for T5).
   cache_length: the decoder length the cache is sized for; also the buffer prefix that the
     uncached path runs over (the last buffer position is never fed).
+  cached_context: the context keys a cached step does without, because the prefill put what
+    the model computes from them in the cache (the encoder output: cross-attention's keys and
+    values).
   """
   apply: Callable
   context: dict
   cache_length: int
   use_cache: bool
+  cached_context: tuple[str, ...] = ()
 
   def prefill(self, tokens: Array, length: int):
     """Feeds tokens[:, :length] (length static); returns logits (N, V) for position `length`."""
@@ -75,7 +80,8 @@ class ModelRunner:
       return self._full_pass(tokens, t), None
     batch = tokens.shape[0]
     token = jax.lax.dynamic_slice_in_dim(tokens, t, 1, axis=1)  # (N, 1)
-    logits, cache = self.apply(self.context, token, _positions(batch, t, 1), cache)
+    context = {k: v for k, v in self.context.items() if k not in self.cached_context}
+    logits, cache = self.apply(context, token, _positions(batch, t, 1), cache)
     return logits[:, 0], cache
 
   def repeat(self, times: int) -> 'ModelRunner':
@@ -134,5 +140,5 @@ def make_runner(model, variables, inputs: Array, *, cache_length: int, use_cache
     encoded = model.apply(variables, inputs, method=model.encode)
     context = {'encoded': encoded, 'encoder_input_tokens': inputs}
     return ModelRunner(_encoder_decoder_apply(model, variables), context, cache_length,
-                       use_cache)
+                       use_cache, cached_context=('encoded',))
   return ModelRunner(_decoder_only_apply(model, variables), {}, cache_length, use_cache)

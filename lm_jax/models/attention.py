@@ -139,6 +139,11 @@ class MultiHeadAttention(nn.Module):
   first (initialising) call sizes the cache from its inputs' length, later calls append their
   T_new tokens at `cache_index` and attend causally to everything cached.
 
+  `static_kv=True` is cross-attention, whose keys and values come from a sequence fixed for the
+  whole decoding (the encoder output): with `decode=True` they are projected on a call that
+  passes `inputs_kv` and kept in the cache ('static_key', 'static_value'); a call with
+  `inputs_kv=None` reads them from there, so a decoding step projects only its own queries.
+
   Params `prefix_key` and `prefix_value` (P, H, D), when present, are prefix tuning's (Li & Liang
   2021): every query also attends to them, in front of the real keys (and of the cache: they
   stay out of it). `bias` must then cover the P + T_k keys (the stack's job, lm_jax/peft/prefix.py).
@@ -154,13 +159,14 @@ class MultiHeadAttention(nn.Module):
   implementation: str = 'exact'
   dtype: Dtype = jnp.float32
   num_kv_heads: Optional[int] = None
+  static_kv: bool = False
 
   @nn.compact
   def __call__(self, inputs_q, inputs_kv, mask=None, bias=None, deterministic: bool = True, *,
                query_positions=None, key_positions=None, decode: bool = False):
-    """inputs_q (B, T_q, d_model), inputs_kv (B, T_k, d_model), mask (B, 1, T_q, T_k) bool,
-    bias additive (1 or B, H, T_q, T_k), positions (B, T) for rotary embeddings;
-    returns (B, T_q, d_model)."""
+    """inputs_q (B, T_q, d_model), inputs_kv (B, T_k, d_model) (None: the cached ones of a
+    static_kv layer), mask (B, 1, T_q, T_k) bool, bias additive (1 or B, H, T_q, T_k), positions
+    (B, T) for rotary embeddings; returns (B, T_q, d_model)."""
     if self.implementation not in IMPLEMENTATIONS:
       raise ValueError(f'Unknown attention implementation {self.implementation!r}; use one of '
                        f'{IMPLEMENTATIONS}.')
@@ -188,14 +194,19 @@ class MultiHeadAttention(nn.Module):
       return x.reshape(*x.shape[:-1], n, self.head_dim)
     query = heads(dense(inner_dim, query_std, 'query')(inputs_q), self.num_heads)  # (B, T_q, H, D)
     kv_dim = kv_heads * self.head_dim
-    key = heads(dense(kv_dim, key_std, 'key')(inputs_kv), kv_heads)  # (B, T_k, H_kv, D)
-    value = heads(dense(kv_dim, value_std, 'value')(inputs_kv), kv_heads)  # (B, T_k, H_kv, D)
+    if inputs_kv is None:
+      key, value = self._static_keys_values(decode)  # (B, T_k, H_kv, D) each
+    else:
+      key = heads(dense(kv_dim, key_std, 'key')(inputs_kv), kv_heads)  # (B, T_k, H_kv, D)
+      value = heads(dense(kv_dim, value_std, 'value')(inputs_kv), kv_heads)  # (B, T_k, H_kv, D)
+      if self.static_kv and decode:
+        self._keep_static_keys_values(key, value)
     if self.rope_base is not None:
       if query_positions is None or key_positions is None:
         raise ValueError('Rotary embeddings need query_positions and key_positions.')
       query = apply_rotary_embedding(query, query_positions, self.rope_base)
       key = apply_rotary_embedding(key, key_positions, self.rope_base)
-    if decode:
+    if decode and not self.static_kv:
       key, value, mask = self._cached_keys_values(key, value, mask)
     if kv_heads != self.num_heads:  # each key/value head to its group of query heads
       key = jnp.repeat(key, self.num_heads // kv_heads, axis=2)
@@ -243,6 +254,17 @@ class MultiHeadAttention(nn.Module):
       visible = jnp.ones((*mask.shape[:-1], length), jnp.bool_)
       mask = jnp.concatenate([visible, mask], axis=-1)
     return prepend(PREFIX_KEY, key), prepend(PREFIX_VALUE, value), mask
+
+  def _keep_static_keys_values(self, key, value):
+    for name, x in (('static_key', key), ('static_value', value)):
+      self.variable('cache', name, jnp.zeros, x.shape, x.dtype).value = x
+
+  def _static_keys_values(self, decode: bool):
+    if not (self.static_kv and decode and self.has_variable('cache', 'static_key')):
+      raise ValueError('inputs_kv=None reads the keys and values a static_kv attention layer '
+                       'cached under decode=True; call it with inputs_kv first.')
+    return (self.get_variable('cache', 'static_key'),
+            self.get_variable('cache', 'static_value'))
 
   def _cached_keys_values(self, key, value, mask):
     """Appends this call's keys/values to the cache; returns the whole cache and its mask."""

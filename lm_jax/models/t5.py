@@ -88,9 +88,11 @@ def _norm(cfg: T5Config, name: str) -> RMSNorm:
   return RMSNorm(cfg.layer_norm_epsilon, cfg.compute_dtype, name=name)
 
 
-def _attention(cfg: T5Config, name: str, rope: Optional[float] = None) -> MultiHeadAttention:
+def _attention(cfg: T5Config, name: str, rope: Optional[float] = None,
+               static_kv: bool = False) -> MultiHeadAttention:
   return MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.dropout_rate, scale_scores=False,
-                            rope_base=rope, dtype=cfg.compute_dtype, name=name)
+                            rope_base=rope, dtype=cfg.compute_dtype, static_kv=static_kv,
+                            name=name)
 
 
 def _mlp(cfg: T5Config) -> MlpBlock:
@@ -164,11 +166,12 @@ class DecoderLayer(nn.Module):
                   lambda y: self_attention(y, y, self_mask, position_bias, deterministic,
                                            query_positions=positions, key_positions=positions,
                                            decode=decode), x, deterministic)
-    # Cross-attention has no position information in T5 (no bias, no rotation).
-    cross_attention = _attention(cfg, 'cross_attention')
+    # Cross-attention has no position information in T5 (no bias, no rotation). Decoding
+    # caches its keys and values: `encoded` is None on the steps after the first.
+    cross_attention = _attention(cfg, 'cross_attention', static_kv=True)
     x = _residual(cfg, 'cross_attention',
-                  lambda y: cross_attention(y, encoded, cross_mask, None, deterministic), x,
-                  deterministic)
+                  lambda y: cross_attention(y, encoded, cross_mask, None, deterministic,
+                                            decode=decode), x, deterministic)
     mlp = _mlp(cfg)
     return _residual(cfg, 'mlp', lambda y: mlp(y, deterministic), x, deterministic)
 
@@ -324,6 +327,8 @@ class T5(nn.Module):
     With `decode=True` (and `mutable=['cache']`) the self-attention keys/values live in the
     'cache' collection: the first call sizes the cache from its decoder inputs (pass max-length
     dummies), later calls append their T_new tokens, at `decoder_positions` (B, T_new).
+    Cross-attention caches the keys and values it projects from `encoded` on such a call; a later
+    step may pass `encoded=None` to read them instead of projecting them again.
     """
     encoder_input_tokens, encoder_segment_ids, _, _ = virtual_tokens.prepend(
         self.token_embedder.prompt_length(), encoder_input_tokens, encoder_segment_ids)

@@ -134,8 +134,9 @@ class Transformer(nn.Module):
 
   Dropout is on exactly when a 'dropout' rng is passed to `apply`. Cached decoding: call `decode`
   with `decode=True, mutable=['cache']` once with (B, max_decode_length) dummy decoder inputs to
-  size the cache, then with each step's new tokens and their positions; cross-attention
-  recomputes its keys and values from `encoded` at every step.
+  size the cache, then with each step's new tokens and their positions. Cross-attention caches
+  the keys and values it projects from `encoded` on a decode=True call; a later step may pass
+  `encoded=None` to read them instead of projecting them again.
   """
   config: TransformerConfig
   family: ClassVar[str] = 'encoder_decoder'

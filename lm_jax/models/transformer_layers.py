@@ -98,13 +98,15 @@ class TransformerLayer(nn.Module):
   # With the KV cache (an attribute, not a call argument: remat traces the call's arguments).
   decode: bool = False
 
-  def _attention(self, name: str, rope: Optional[float]) -> MultiHeadAttention:
+  def _attention(self, name: str, rope: Optional[float],
+                 static_kv: bool = False) -> MultiHeadAttention:
     cfg = self.config
     return MultiHeadAttention(cfg.num_heads, cfg.head_dim, cfg.attention_dropout_rate,
                               scale_scores=True, use_bias=cfg.use_bias, init_std=cfg.init_std,
                               out_init_std=self.out_init_std, rope_base=rope,
                               implementation=cfg.attention_impl, dtype=cfg.compute_dtype,
-                              num_kv_heads=cfg.num_kv_heads or None, name=name)
+                              num_kv_heads=cfg.num_kv_heads or None, static_kv=static_kv,
+                              name=name)
 
   def _residual(self, name: str, sublayer, x, deterministic: bool):
     cfg = self.config
@@ -115,7 +117,8 @@ class TransformerLayer(nn.Module):
   def __call__(self, x, mask, deterministic: bool, *, positions=None, encoded=None,
                cross_mask=None):
     """x (B, T, d_model); mask (B, 1, T, T) or None; positions (B, T) for rotary embeddings;
-    encoded (B, T_enc, d_model) and cross_mask (B, 1, T, T_enc) with cross-attention."""
+    encoded (B, T_enc, d_model) and cross_mask (B, 1, T, T_enc) with cross-attention; encoded
+    None in a decoding step reads the keys and values cached from it."""
     cfg = self.config
     self_attention = self._attention('self_attention', cfg.rope)
     x = self._residual(
@@ -124,10 +127,11 @@ class TransformerLayer(nn.Module):
                                  key_positions=positions, decode=self.decode), x,
         deterministic)
     if self.has_cross_attention:
-      cross_attention = self._attention('cross_attention', None)
+      # Decoding caches its keys and values: `encoded` is None on the steps after the first.
+      cross_attention = self._attention('cross_attention', None, static_kv=True)
       x = self._residual('cross_attention',
-                         lambda y: cross_attention(y, encoded, cross_mask, None, deterministic),
-                         x, deterministic)
+                         lambda y: cross_attention(y, encoded, cross_mask, None, deterministic,
+                                                   decode=self.decode), x, deterministic)
     # No dropout inside the MLP: GPT-2, BERT and Vaswani et al. drop only sublayer outputs.
     mlp = MlpBlock(cfg.d_ff, cfg.activation, 0.0, cfg.compute_dtype,
                    use_bias=cfg.use_bias, init_std=cfg.init_std, out_init_std=self.out_init_std,

@@ -124,14 +124,16 @@ def _empty_cache(model, variables, encoded, encoder_tokens, decoder_tokens):
 
 
 def _cached_logits(model, variables, encoded, encoder_tokens, decoder_tokens, chunks):
-  """Feeds decoder_tokens through the cache in chunks of the given lengths; (B, T, V) logits."""
+  """Feeds decoder_tokens through the cache in chunks of the given lengths; (B, T, V) logits.
+  The chunks after the first pass no encoder output: cross-attention reads its cached keys and
+  values."""
   cache = _empty_cache(model, variables, encoded, encoder_tokens, decoder_tokens)
   outputs, start = [], 0
   batch = decoder_tokens.shape[0]
   for length in chunks:
     positions = jnp.broadcast_to(jnp.arange(start, start + length), (batch, length))
     logits, state = model.apply(
-        {**variables, 'cache': cache}, encoded, encoder_tokens,
+        {**variables, 'cache': cache}, encoded if start == 0 else None, encoder_tokens,
         decoder_tokens[:, start:start + length], decoder_positions=positions, decode=True,
         mutable=['cache'], method=model.decode)
     cache = state['cache']
@@ -163,6 +165,19 @@ def test_cache_sizing_call_is_a_plain_causal_pass():
   logits, _ = model.apply(variables, encoded, encoder_tokens, decoder_tokens, decode=True,
                           mutable=['cache'], method=model.decode)
   np.testing.assert_allclose(logits, full, atol=1e-5, rtol=1e-5)
+
+
+def test_cross_attention_keys_and_values_are_cached_once():
+  model, variables, encoded, encoder_tokens, decoder_tokens, _ = _decoder_setup()
+  cache = _empty_cache(model, variables, encoded, encoder_tokens, decoder_tokens)
+  cross = cache['decoder']['layers_0']['cross_attention']
+  kernel = variables['params']['decoder']['layers_0']['cross_attention']['key']['kernel']
+  np.testing.assert_allclose(cross['static_key'],
+                             (encoded @ kernel).reshape(cross['static_key'].shape), atol=1e-5)
+  positions = jnp.zeros_like(decoder_tokens[:, :1])
+  with pytest.raises(ValueError, match='call it with inputs_kv first'):
+    model.apply(variables, None, encoder_tokens, decoder_tokens[:, :1],
+                decoder_positions=positions, decode=True, mutable=['cache'], method=model.decode)
 
 
 def test_decode_requires_positions():

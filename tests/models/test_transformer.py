@@ -180,10 +180,12 @@ def test_cached_decoding_reproduces_the_full_decoder(options):
   # The first call only sizes the cache: (B, max decode length) dummy inputs.
   _, state = step({'params': variables['params']}, encoded, ENCODER_TOKENS,
                   jnp.zeros_like(DECODER_TOKENS), decoder_positions=positions)
-  # A two-token prompt in one call (causal inside the call), then one token per call.
+  # A two-token prompt in one call (causal inside the call), then one token per call, which
+  # passes no encoder output: cross-attention reads the keys and values it cached.
   pieces = []
   for start, end in [(0, 2)] + [(t, t + 1) for t in range(2, length)]:
-    logits, state = step({'params': variables['params'], **state}, encoded, ENCODER_TOKENS,
+    logits, state = step({'params': variables['params'], **state},
+                         encoded if start == 0 else None, ENCODER_TOKENS,
                          DECODER_TOKENS[:, start:end], decoder_positions=positions[:, start:end])
     pieces.append(logits)
   np.testing.assert_allclose(jnp.concatenate(pieces, axis=1), full, atol=1e-5, rtol=1e-5)
