@@ -45,8 +45,8 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
   use_cache: False re-runs the model over the whole prefix each step: the slow reference, which
     gives the same tokens. A prompt-tuned decoder-only model always decodes so.
   bidirectional_prompt: a decoder-only prefix LM (trained on rows with
-    `decoder_causal_attention`) reads each row's prompt bidirectionally, as in training. The
-    cache cannot (it is filled causally, rows in lockstep), so this decodes by full passes.
+    `decoder_causal_attention`) reads each row's prompt bidirectionally, as in training: the
+    cache is prefilled with the whole prompts in one call, then decodes as usual.
   Call it eagerly: it validates concrete arguments, then runs one jitted search.
   """
   prompt = families.generating(model).prompt
@@ -68,11 +68,9 @@ def generate(model, variables, inputs, *, max_new_tokens: int, strategy: str = '
     lengths = np.ones(batch, np.int32)
   else:
     prompts, lengths = inputs, _prompt_lengths(prompt_lengths, inputs.shape)
-  if bidirectional_prompt:
-    if prompt != families.DECODER_PROMPT:
-      raise ValueError('bidirectional_prompt applies to decoder-only prefix LMs; an '
-                       'encoder-decoder model reads its inputs bidirectionally already.')
-    use_cache = False
+  if bidirectional_prompt and prompt != families.DECODER_PROMPT:
+    raise ValueError('bidirectional_prompt applies to decoder-only prefix LMs; an '
+                     'encoder-decoder model reads its inputs bidirectionally already.')
   # Positions before the prompt's: prefix tuning's keys, and a decoder-only model's virtual
   # tokens (prompt tuning), which lead every full pass: no cache (models/virtual_tokens.py).
   params = variables.get('params', {})
@@ -178,7 +176,7 @@ def _generate(model, variables, inputs, prompts, prompt_lengths, rng, temperatur
   # The last buffer position is produced but never fed: the cache needs length - 1 slots.
   runner = model_runner.make_runner(
       model, variables, inputs, cache_length=length - 1, use_cache=use_cache,
-      prefix_lengths=prompt_lengths if bidirectional_prompt else None)
+      prefix_lengths=prompt_lengths if bidirectional_prompt else None, prompt_width=width)
 
   def ban(scores, seqs, t):
     scores = ngram_blocking.ban_repeated_ngrams(scores, seqs, t, no_repeat_ngram_size)

@@ -18,12 +18,15 @@ Array = Any
 
 def _decoder_only_apply(model, variables) -> Callable:
   def apply(context, tokens, positions, cache):
+    # A prefix LM reads its prompt bidirectionally (`prefix`: 1 on the prompt positions).
+    prefix = context.get('prefix')
     if cache is None:
-      # A prefix LM reads its prompt bidirectionally (`prefix`: 1 on the prompt positions).
-      return model.apply(variables, tokens,
-                         decoder_causal_attention=context.get('prefix')), None
+      return model.apply(variables, tokens, decoder_causal_attention=prefix), None
+    if prefix is not None:  # the fed tokens' flags
+      prefix = jnp.take_along_axis(prefix, positions, axis=1)
     logits, state = model.apply({**variables, 'cache': cache}, tokens,
-                                decoder_positions=positions, decode=True, mutable=['cache'])
+                                decoder_positions=positions, decoder_causal_attention=prefix,
+                                decode=True, mutable=['cache'])
     return logits, state['cache']
   return apply
 
@@ -57,22 +60,32 @@ class ModelRunner:
   cached_context: the context keys a cached step does without, because the prefill put what
     the model computes from them in the cache (the encoder output: cross-attention's keys and
     values).
+  prompt_width: a prefix LM's prompt columns, which the cached prefill feeds whole (0: only
+    the columns every row's prompt fills).
   """
   apply: Callable
   context: dict
   cache_length: int
   use_cache: bool
   cached_context: tuple[str, ...] = ()
+  prompt_width: int = 0
 
   def prefill(self, tokens: Array, length: int):
-    """Feeds tokens[:, :length] (length static); returns logits (N, V) for position `length`."""
+    """Feeds tokens[:, :length] (length static); returns logits (N, V) for position `length`.
+
+    A prefix LM's cached prefill feeds all `prompt_width` columns, so that each prompt is read
+    whole, then rewinds the cache's write index to `length`: the steps feed the columns from
+    there again (a prompt token computes the same keys and values, a generated one its own).
+    """
     if not self.use_cache:
       return self._full_pass(tokens, length - 1), None
     batch = tokens.shape[0]
     cache = self._empty_cache(batch)
-    logits, cache = self.apply(self.context, tokens[:, :length], _positions(batch, 0, length),
-                               cache)
-    return logits[:, -1], cache
+    fed = max(length, self.prompt_width)
+    logits, cache = self.apply(self.context, tokens[:, :fed], _positions(batch, 0, fed), cache)
+    if fed > length:
+      cache = _rewind(cache, length)
+    return logits[:, length - 1], cache
 
   def step(self, cache, tokens: Array, t):
     """Feeds the token at position t (traced); returns logits (N, V) for position t + 1."""
@@ -102,6 +115,13 @@ class ModelRunner:
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
 
+def _rewind(cache, index: int):
+  """The cache with every layer's write index set to `index`."""
+  def rewind(path, x):
+    return jnp.full_like(x, index) if path[-1].key == 'cache_index' else x
+  return jax.tree_util.tree_map_with_path(rewind, cache)
+
+
 def repeat_cache(cache, times: int):
   """Each row's cache repeated `times` times in a row; the scalar write index is shared."""
   return jax.tree.map(lambda x: jnp.repeat(x, times, axis=0) if x.ndim else x, cache)
@@ -120,22 +140,21 @@ def select_cache_rows(cache, rows: Array):
 
 
 def make_runner(model, variables, inputs: Array, *, cache_length: int, use_cache: bool,
-                prefix_lengths: Array | None = None) -> ModelRunner:
+                prefix_lengths: Array | None = None, prompt_width: int = 0) -> ModelRunner:
   """The runner for the family's prompt layout; `inputs` are the encoder tokens of an encoder-decoder
   (encoded once, here) and unused by decoder-only models (their prompt is in the buffer).
 
   prefix_lengths (N,): a decoder-only prefix LM's prompt lengths, read bidirectionally as in
-  training (T5X `decoder_causal_attention`). Only the full pass can: the cache is filled in
-  lockstep, one causal position at a time, for rows whose prompts differ in length.
+  training (T5X `decoder_causal_attention`); prompt_width: the columns the prompts span.
   """
   prompt = families.generating(model).prompt
   if prefix_lengths is not None:
-    if prompt != families.DECODER_PROMPT or use_cache:
-      raise ValueError('A bidirectional prompt (prefix_lengths) needs a decoder-only model and '
-                       'use_cache=False.')
+    if prompt != families.DECODER_PROMPT:
+      raise ValueError('A bidirectional prompt (prefix_lengths) needs a decoder-only model.')
     prefix = jnp.arange(cache_length) < prefix_lengths[:, None]
     return ModelRunner(_decoder_only_apply(model, variables),
-                       {'prefix': prefix.astype(jnp.int32)}, cache_length, use_cache)
+                       {'prefix': prefix.astype(jnp.int32)}, cache_length, use_cache,
+                       prompt_width=prompt_width)
   if prompt == families.ENCODER_PROMPT:
     encoded = model.apply(variables, inputs, method=model.encode)
     context = {'encoded': encoded, 'encoder_input_tokens': inputs}

@@ -139,6 +139,12 @@ class MultiHeadAttention(nn.Module):
   first (initialising) call sizes the cache from its inputs' length, later calls append their
   T_new tokens at `cache_index` and attend causally to everything cached.
 
+  A prefix LM's prompt is read bidirectionally under decode=True too: `prefix` (B, T_q) marks
+  the call's prompt tokens, the cache remembers which slots hold prompt tokens
+  ('cached_prefix'), and a prompt token sees every cached prompt token, before or after it. A
+  whole prompt fed in one call is thus read as in training, and a prompt token fed again later
+  computes the same keys and values.
+
   `static_kv=True` is cross-attention, whose keys and values come from a sequence fixed for the
   whole decoding (the encoder output): with `decode=True` they are projected on a call that
   passes `inputs_kv` and kept in the cache ('static_key', 'static_value'); a call with
@@ -163,10 +169,11 @@ class MultiHeadAttention(nn.Module):
 
   @nn.compact
   def __call__(self, inputs_q, inputs_kv, mask=None, bias=None, deterministic: bool = True, *,
-               query_positions=None, key_positions=None, decode: bool = False):
+               query_positions=None, key_positions=None, decode: bool = False, prefix=None):
     """inputs_q (B, T_q, d_model), inputs_kv (B, T_k, d_model) (None: the cached ones of a
     static_kv layer), mask (B, 1, T_q, T_k) bool, bias additive (1 or B, H, T_q, T_k), positions
-    (B, T) for rotary embeddings; returns (B, T_q, d_model)."""
+    (B, T) for rotary embeddings, prefix (B, T_q) the prompt tokens of a prefix LM (decode=True
+    only); returns (B, T_q, d_model)."""
     if self.implementation not in IMPLEMENTATIONS:
       raise ValueError(f'Unknown attention implementation {self.implementation!r}; use one of '
                        f'{IMPLEMENTATIONS}.')
@@ -206,8 +213,11 @@ class MultiHeadAttention(nn.Module):
         raise ValueError('Rotary embeddings need query_positions and key_positions.')
       query = apply_rotary_embedding(query, query_positions, self.rope_base)
       key = apply_rotary_embedding(key, key_positions, self.rope_base)
+    if prefix is not None and not (decode and not self.static_kv):
+      raise ValueError('prefix marks the prompt of cached self-attention (decode=True); a full '
+                       'pass takes the prefix LM\'s bidirectional reading from its mask.')
     if decode and not self.static_kv:
-      key, value, mask = self._cached_keys_values(key, value, mask)
+      key, value, mask = self._cached_keys_values(key, value, mask, prefix)
     if kv_heads != self.num_heads:  # each key/value head to its group of query heads
       key = jnp.repeat(key, self.num_heads // kv_heads, axis=2)
       value = jnp.repeat(value, self.num_heads // kv_heads, axis=2)
@@ -266,12 +276,14 @@ class MultiHeadAttention(nn.Module):
     return (self.get_variable('cache', 'static_key'),
             self.get_variable('cache', 'static_value'))
 
-  def _cached_keys_values(self, key, value, mask):
+  def _cached_keys_values(self, key, value, mask, prefix=None):
     """Appends this call's keys/values to the cache; returns the whole cache and its mask."""
     initialised = self.has_variable('cache', 'cached_key')
     cached_key = self.variable('cache', 'cached_key', jnp.zeros, key.shape, key.dtype)
     cached_value = self.variable('cache', 'cached_value', jnp.zeros, value.shape, value.dtype)
     index = self.variable('cache', 'cache_index', lambda: jnp.zeros((), jnp.int32))
+    if prefix is not None:
+      cached_prefix = self.variable('cache', 'cached_prefix', jnp.zeros, prefix.shape, jnp.bool_)
     if not initialised:
       # The initialising call only sizes the cache; it attends over its inputs as given.
       return key, value, mask
@@ -284,6 +296,11 @@ class MultiHeadAttention(nn.Module):
     # Query i of this call sits at position start + i and sees cached positions <= its own.
     query_at = start + jnp.arange(new_length)[:, None]
     cache_mask = (jnp.arange(max_length)[None, :] <= query_at)[None, None]  # (1, 1, T_new, max)
+    if prefix is not None:
+      prefix = prefix.astype(jnp.bool_)
+      cached_prefix.value = jax.lax.dynamic_update_slice(cached_prefix.value, prefix, (0, start))
+      both = prefix[:, None, :, None] & cached_prefix.value[:, None, None, :]  # (B, 1, T_new, max)
+      cache_mask = jnp.logical_or(cache_mask, both)
     if mask is not None:
       cache_mask = jnp.logical_and(cache_mask, mask)
     return cached_key.value, cached_value.value, cache_mask

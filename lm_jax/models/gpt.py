@@ -68,7 +68,9 @@ class GPT(nn.Module):
       own segment only. decoder_positions (B, T): positions restarting per segment (default
       0..T-1). decoder_causal_attention (B, T): 1 on a prefix-LM's inputs, which attend to each
       other bidirectionally (T5X). With `decode=True` the keys and values are cached (see
-      `MultiHeadAttention`): decoder_positions is required and the masks come from the cache.
+      `MultiHeadAttention`): decoder_positions is required and the masks come from the cache;
+      decoder_causal_attention then marks the call's prompt tokens, which see every cached
+      prompt token (a prefix LM's prompt, fed whole, is read as in training).
     """
     cfg = self.config
     deterministic = not self.has_rng('dropout')
@@ -89,9 +91,9 @@ class GPT(nn.Module):
       if decoder_positions is None:
         raise ValueError('Cached decoding (decode=True) needs decoder_positions: the position of '
                          'each new token is not its index in this call.')
-      if decoder_segment_ids is not None or decoder_causal_attention is not None:
+      if decoder_segment_ids is not None:
         raise ValueError('Cached decoding (decode=True) takes its mask from the cache; pass '
-                         'decoder_segment_ids and decoder_causal_attention as None.')
+                         'decoder_segment_ids as None.')
       mask = None
     else:
       mask = make_decoder_mask(decoder_input_tokens, decoder_segment_ids,
@@ -103,9 +105,10 @@ class GPT(nn.Module):
     x = Dropout(cfg.dropout_rate)(x, deterministic)
     # GPT-2 §2.3: residual projections initialised with std / sqrt(N), N = 2 per layer.
     out_init_std = cfg.init_std / math.sqrt(2 * cfg.num_layers)
+    prompt_tokens = decoder_causal_attention if decode else None  # in the mask otherwise
     for i in range(cfg.num_layers):
       x = transformer_layer(cfg, out_init_std=out_init_std, decode=decode, name=f'layers_{i}')(
-          x, mask, deterministic, positions=positions)
+          x, mask, deterministic, positions=positions, prefix=prompt_tokens)
     if cfg.norm_position == 'pre':
       # GPT-2 §2.3: "an additional layer normalization was added after the final self-attention
       # block"; post-LN layers end normalised already.

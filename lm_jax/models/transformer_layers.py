@@ -115,16 +115,17 @@ class TransformerLayer(nn.Module):
 
   @nn.compact
   def __call__(self, x, mask, deterministic: bool, *, positions=None, encoded=None,
-               cross_mask=None):
+               cross_mask=None, prefix=None):
     """x (B, T, d_model); mask (B, 1, T, T) or None; positions (B, T) for rotary embeddings;
     encoded (B, T_enc, d_model) and cross_mask (B, 1, T, T_enc) with cross-attention; encoded
-    None in a decoding step reads the keys and values cached from it."""
+    None in a decoding step reads the keys and values cached from it; prefix (B, T) a prefix
+    LM's prompt tokens in cached decoding (MultiHeadAttention)."""
     cfg = self.config
     self_attention = self._attention('self_attention', cfg.rope)
     x = self._residual(
         'self_attention',
         lambda y: self_attention(y, y, mask, None, deterministic, query_positions=positions,
-                                 key_positions=positions, decode=self.decode), x,
+                                 key_positions=positions, decode=self.decode, prefix=prefix), x,
         deterministic)
     if self.has_cross_attention:
       # Decoding caches its keys and values: `encoded` is None on the steps after the first.

@@ -139,6 +139,10 @@ def test_a_bidirectional_prompt_decodes_as_the_prefix_lm_reads_it(tiny_gpt, stra
   # ...which is not what a causal reading of the prompt gives.
   causal = _generate(tiny_gpt, strategy=strategy, eos_id=-1, num_beams=3)
   assert (tokens != causal).any()
+  # The cache (prefilled with the whole prompts) gives the tokens of full passes.
+  uncached = _generate(tiny_gpt, strategy=strategy, eos_id=-1, num_beams=3,
+                       bidirectional_prompt=True, use_cache=False)
+  np.testing.assert_array_equal(tokens, uncached)
 
 
 def test_a_bidirectional_prompt_is_for_decoder_only_models(tiny_t5):

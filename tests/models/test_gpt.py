@@ -93,18 +93,22 @@ def test_prefix_lm_reads_its_prefix_bidirectionally(params):
     assert np.all(influence[t, tokens[t + 1:]] == 0.0)
 
 
-def _decode_in_chunks(model, params, tokens, chunks):
-  """Logits of `tokens` fed through the cache in chunks of the given lengths."""
+def _decode_in_chunks(model, params, tokens, chunks, prefix=None):
+  """Logits of `tokens` fed through the cache in chunks of the given lengths; `prefix` (B, T):
+  a prefix LM's prompt tokens."""
   batch, length = tokens.shape
   positions = jnp.broadcast_to(jnp.arange(length), (batch, length))
   # One compile per chunk length: half the time of running op by op.
   apply = jax.jit(functools.partial(model.apply, decode=True, mutable=['cache']))
   # The first call only sizes the cache (to the longest sequence it will hold).
-  _, state = apply({'params': params}, jnp.zeros_like(tokens), decoder_positions=positions)
+  _, state = apply({'params': params}, jnp.zeros_like(tokens), decoder_positions=positions,
+                   decoder_causal_attention=prefix)
   cache, outputs, start = state['cache'], [], 0
   for size in chunks:
     logits, state = apply({'params': params, 'cache': cache}, tokens[:, start:start + size],
-                          decoder_positions=positions[:, start:start + size])
+                          decoder_positions=positions[:, start:start + size],
+                          decoder_causal_attention=None if prefix is None else
+                          prefix[:, start:start + size])
     cache, start = state['cache'], start + size
     outputs.append(logits)
   return jnp.concatenate(outputs, axis=1)
@@ -182,6 +186,19 @@ def test_bad_config_values_name_their_key(key, value):
 def test_unknown_config_key_is_named():
   with pytest.raises(ValueError, match='config.model.num_decoder_layers'):
     build_model(ml_collections.ConfigDict({'name': 'gpt', 'num_decoder_layers': 2}))
+
+
+def test_cached_prefix_lm_reads_its_prompt_bidirectionally(params):
+  # Row 0's prompt is 3 tokens, row 1's 5; the cache takes the 5 prompt columns in one call.
+  model = _model(**VARIANTS['rope'])
+  tokens = jax.random.randint(jax.random.key(1), (2, 8), 0, TINY.vocab_size)
+  prefix = (jnp.arange(8) < jnp.array([[3], [5]])).astype(jnp.int32)
+  full = model.apply({'params': params}, tokens, decoder_causal_attention=prefix)
+  cached = _decode_in_chunks(model, params, tokens, [5, 1, 1, 1], prefix)
+  # Row 0's columns 3 and 4 come in the first call too, and are read causally, as in `full`.
+  np.testing.assert_allclose(cached, full, atol=1e-5)
+  causal = model.apply({'params': params}, tokens)
+  assert not np.allclose(cached[1, :5], causal[1, :5], atol=1e-3)
 
 
 def test_bad_calls_raise(params):
