@@ -123,15 +123,20 @@ def claims(results: dict) -> str:
 
 
 def pareto_plot(results: dict, path: str) -> None:
+  """Each point's mean with its seeds' spread; one colour per objective, filled circles for
+  pretraining with it, hollow squares for fine-tuning with it (and the half-budget MLE start)."""
   fig, ax = plt.subplots(figsize=(6.5, 4.5))
+  objectives = [p for p in results if not p.startswith('finetune_') and p != 'mle_half']
+  colours = {objective: f'C{i}' for i, objective in enumerate(objectives)}
   for point, rows in results.items():
     loss, mis = _values(rows, 'eval/loss'), _values(rows, 'eval/misalignment')
     if not loss or not mis:
       continue
     finetuned = point.startswith('finetune_') or point == 'mle_half'
+    objective = 'mle' if point == 'mle_half' else point.removeprefix('finetune_')
     ax.errorbar(np.mean(loss), np.mean(mis), xerr=np.std(loss), yerr=np.std(mis),
                 fmt='s' if finetuned else 'o', capsize=3, label=point,
-                mfc='none' if finetuned else None)
+                color=colours.get(objective), mfc='none' if finetuned else None)
   ax.set_xlabel('test LM loss (nats/token, lower is better)')
   ax.set_ylabel('misalignment: PEP8 violations per character')
   ax.set_title('Pretraining with human preferences, PEP8 (tiny GPT, CPU)')

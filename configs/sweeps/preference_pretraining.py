@@ -7,7 +7,7 @@ trained on the first half.
 
 or the training alone: python -m lm_jax.sweep --sweep=configs/sweeps/preference_pretraining.py
 
-expect: about 3 hours on 2 CPU cores (24 runs); re-running resumes where it stopped.
+expect: ~80 minutes on 2 CPU cores (24 runs, 2026-12-08); re-running resumes where it stopped.
 
 Budget: 1,600 steps of 16 x 128 tokens (3.3M tokens) per pretraining run; the fine-tuning rows
 train 800 steps from an 800-step MLE run. Misalignment every 400 steps from 50 unconditional

@@ -127,16 +127,22 @@ def repeat_cache(cache, times: int):
   return jax.tree.map(lambda x: jnp.repeat(x, times, axis=0) if x.ndim else x, cache)
 
 
+# Cross-attention's keys and values (MultiHeadAttention's static_kv cache): the same for every
+# beam of a row, so reordering beams leaves them as they are.
+_SAME_FOR_EVERY_BEAM = ('static_key', 'static_value')
+
+
 def select_cache_rows(cache, rows: Array):
-  """The cache of rows[i] at row i (beam search's reordering); rows (N,) int."""
-  def select(x):
-    if not x.ndim:
+  """The cache of rows[i] at row i (beam search's reordering within each row's beams); rows
+  (N,) int."""
+  def select(path, x):
+    if not x.ndim or path[-1].key in _SAME_FOR_EVERY_BEAM:
       return x
     if x.shape[0] != rows.shape[0]:
       raise ValueError(f'Cache entry of shape {x.shape} has no leading batch axis of '
                        f'{rows.shape[0]} rows to reorder.')
     return jnp.take(x, rows, axis=0)
-  return jax.tree.map(select, cache)
+  return jax.tree_util.tree_map_with_path(select, cache)
 
 
 def make_runner(model, variables, inputs: Array, *, cache_length: int, use_cache: bool,
