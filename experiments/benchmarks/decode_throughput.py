@@ -84,12 +84,13 @@ def _hf_model_and_variables(model_config):
   return hf_model, model, variables
 
 
-def _hf_generate(hf_model, prompts, family: str, new: int):
-  """transformers' generate with the benchmark's options; returns the new tokens (B, new)."""
+def _hf_generate(hf_model, prompts, encoder_prompt: bool, new: int):
+  """transformers' generate with the benchmark's options; returns the new tokens (B, new).
+  encoder_prompt: the prompts are encoder inputs (an encoder-decoder), not a decoder prefix."""
   import torch
   strategy = _STRATEGY.value
   ids = torch.from_numpy(np.asarray(prompts, np.int64))
-  start = {'decoder_start_token_id': 0} if family == 'encoder_decoder' else {}
+  start = {'decoder_start_token_id': 0} if encoder_prompt else {}
   with torch.inference_mode():
     out = hf_model.generate(
         input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new,
@@ -98,7 +99,7 @@ def _hf_generate(hf_model, prompts, family: str, new: int):
         eos_token_id=None, pad_token_id=0, use_cache=True, **start)
   # An encoder-decoder's output starts with the decoder start id, a decoder-only model's with
   # the prompt.
-  return out[:, 1:] if family == 'encoder_decoder' else out[:, ids.shape[1]:]
+  return out[:, 1:] if encoder_prompt else out[:, ids.shape[1]:]
 
 
 def main(argv):
@@ -126,7 +127,8 @@ def main(argv):
     rows.append((name, first, seconds))
   same_rows = None
   if _HF.value:
-    call = lambda: _hf_generate(hf_model, prompts, model.family, new)  # noqa: E731
+    encoder_prompt = families.of(model).prompt == families.ENCODER_PROMPT
+    call = lambda: _hf_generate(hf_model, prompts, encoder_prompt, new)  # noqa: E731
     first, seconds = _time_calls(call, _RUNS.value)
     rows.append(('transformers', first, seconds))
     ours = np.asarray(generate(model, variables, prompts, **options))
