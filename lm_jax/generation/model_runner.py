@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from lm_jax import families
+from lm_jax.models.attention import CACHE_INDEX, STATIC_KEY, STATIC_VALUE
 
 Array = Any
 
@@ -118,7 +119,7 @@ class ModelRunner:
 def _rewind(cache, index: int):
   """The cache with every layer's write index set to `index`."""
   def rewind(path, x):
-    return jnp.full_like(x, index) if path[-1].key == 'cache_index' else x
+    return jnp.full_like(x, index) if path[-1].key == CACHE_INDEX else x
   return jax.tree_util.tree_map_with_path(rewind, cache)
 
 
@@ -129,7 +130,7 @@ def repeat_cache(cache, times: int):
 
 # Cross-attention's keys and values (MultiHeadAttention's static_kv cache): the same for every
 # beam of a row, so reordering beams leaves them as they are.
-_SAME_FOR_EVERY_BEAM = ('static_key', 'static_value')
+_SAME_FOR_EVERY_BEAM = (STATIC_KEY, STATIC_VALUE)
 
 
 def select_cache_rows(cache, rows: Array):

@@ -16,6 +16,11 @@ PAD_ID = 0
 IMPLEMENTATIONS = ('exact', 'fused')
 # Prefix tuning's trained keys and values (P, H, D), stored among an attention layer's params.
 PREFIX_KEY, PREFIX_VALUE = 'prefix_key', 'prefix_value'
+# Decoding's 'cache' entries of an attention layer: self-attention's keys and values, its write
+# index and which slots hold a prefix LM's prompt; cross-attention's (static_kv) keys and values.
+CACHED_KEY, CACHED_VALUE, CACHE_INDEX = 'cached_key', 'cached_value', 'cache_index'
+CACHED_PREFIX = 'cached_prefix'
+STATIC_KEY, STATIC_VALUE = 'static_key', 'static_value'
 
 
 def prefix_length_of(params) -> int:
@@ -213,10 +218,11 @@ class MultiHeadAttention(nn.Module):
         raise ValueError('Rotary embeddings need query_positions and key_positions.')
       query = apply_rotary_embedding(query, query_positions, self.rope_base)
       key = apply_rotary_embedding(key, key_positions, self.rope_base)
-    if prefix is not None and not (decode and not self.static_kv):
+    cached_self_attention = decode and not self.static_kv
+    if prefix is not None and not cached_self_attention:
       raise ValueError('prefix marks the prompt of cached self-attention (decode=True); a full '
                        'pass takes the prefix LM\'s bidirectional reading from its mask.')
-    if decode and not self.static_kv:
+    if cached_self_attention:
       key, value, mask = self._cached_keys_values(key, value, mask, prefix)
     if kv_heads != self.num_heads:  # each key/value head to its group of query heads
       key = jnp.repeat(key, self.num_heads // kv_heads, axis=2)
@@ -266,24 +272,23 @@ class MultiHeadAttention(nn.Module):
     return prepend(PREFIX_KEY, key), prepend(PREFIX_VALUE, value), mask
 
   def _keep_static_keys_values(self, key, value):
-    for name, x in (('static_key', key), ('static_value', value)):
+    for name, x in ((STATIC_KEY, key), (STATIC_VALUE, value)):
       self.variable('cache', name, jnp.zeros, x.shape, x.dtype).value = x
 
   def _static_keys_values(self, decode: bool):
-    if not (self.static_kv and decode and self.has_variable('cache', 'static_key')):
+    if not (self.static_kv and decode and self.has_variable('cache', STATIC_KEY)):
       raise ValueError('inputs_kv=None reads the keys and values a static_kv attention layer '
                        'cached under decode=True; call it with inputs_kv first.')
-    return (self.get_variable('cache', 'static_key'),
-            self.get_variable('cache', 'static_value'))
+    return self.get_variable('cache', STATIC_KEY), self.get_variable('cache', STATIC_VALUE)
 
   def _cached_keys_values(self, key, value, mask, prefix=None):
     """Appends this call's keys/values to the cache; returns the whole cache and its mask."""
-    initialised = self.has_variable('cache', 'cached_key')
-    cached_key = self.variable('cache', 'cached_key', jnp.zeros, key.shape, key.dtype)
-    cached_value = self.variable('cache', 'cached_value', jnp.zeros, value.shape, value.dtype)
-    index = self.variable('cache', 'cache_index', lambda: jnp.zeros((), jnp.int32))
+    initialised = self.has_variable('cache', CACHED_KEY)
+    cached_key = self.variable('cache', CACHED_KEY, jnp.zeros, key.shape, key.dtype)
+    cached_value = self.variable('cache', CACHED_VALUE, jnp.zeros, value.shape, value.dtype)
+    index = self.variable('cache', CACHE_INDEX, lambda: jnp.zeros((), jnp.int32))
     if prefix is not None:
-      cached_prefix = self.variable('cache', 'cached_prefix', jnp.zeros, prefix.shape, jnp.bool_)
+      cached_prefix = self.variable('cache', CACHED_PREFIX, jnp.zeros, prefix.shape, jnp.bool_)
     if not initialised:
       # The initialising call only sizes the cache; it attends over its inputs as given.
       return key, value, mask

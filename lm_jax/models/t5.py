@@ -6,8 +6,9 @@ from typing import ClassVar, Optional
 import flax.linen as nn
 import jax.numpy as jnp
 
-from lm_jax.models.attention import (MultiHeadAttention, combine_masks, make_attention_mask,
-                                     make_causal_mask, make_segment_mask, prefix_length)
+from lm_jax.models.attention import (CACHED_KEY, MultiHeadAttention, combine_masks,
+                                     make_attention_mask, make_causal_mask, make_segment_mask,
+                                     prefix_length)
 from lm_jax.models.layers import NORM_POSITIONS, Dropout, Embed, MlpBlock, RMSNorm, residual
 from lm_jax.models.model_config import DTYPE_OPTIONS, ModelConfig
 from lm_jax.models.position_encoding import (POSITION_EMBEDDINGS, PositionEmbedding,
@@ -281,7 +282,7 @@ class Decoder(nn.Module):
     cache = self.variables.get('cache', {})
     if 'layers_0' not in cache:
       return None
-    return cache['layers_0']['self_attention']['cached_key'].shape[1]
+    return cache['layers_0']['self_attention'][CACHED_KEY].shape[1]
 
 
 class T5(nn.Module):
