@@ -105,3 +105,15 @@ def test_shared_bias_gradient_equals_autodiff_of_broadcast_add(batch):
                                                                                         bias)
   for a, b in zip(ours, reference):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_prompt_flags_belong_to_cached_self_attention_only():
+  attention_layer = MultiHeadAttention(num_heads=2, head_dim=4)
+  x = jnp.ones((1, 3, 8))
+  variables = attention_layer.init(jax.random.key(0), x, x)
+  prompt = jnp.ones((1, 3), jnp.int32)
+  with pytest.raises(ValueError, match='prefix marks the prompt of cached self-attention'):
+    attention_layer.apply(variables, x, x, prefix=prompt)  # a full pass: the mask says it
+  cross = MultiHeadAttention(num_heads=2, head_dim=4, static_kv=True)
+  with pytest.raises(ValueError, match='prefix marks the prompt of cached self-attention'):
+    cross.apply(variables, x, x, decode=True, prefix=prompt, mutable=['cache'])
